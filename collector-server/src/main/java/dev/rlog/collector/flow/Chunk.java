@@ -1,0 +1,32 @@
+package dev.rlog.collector.flow;
+
+import java.util.List;
+
+/**
+ * A run of whole, already encoded store records (JSON Lines, each ending in {@code '\n'}) handed
+ * from one ingest read or one {@code LogBatch} to the store writer in one piece. The bytes are
+ * owned by the chunk once offered: the producer must not touch {@code bytes} afterwards.
+ *
+ * @param bytes encoded records in {@code [0, length)}
+ * @param length number of valid bytes
+ * @param records number of records (lines) in the chunk; may be 0 for a chunk that only carries
+ *     positions
+ * @param positions per (agent, file instance) the highest line offset this chunk stores; the
+ *     store records them as committed once the chunk is
+ */
+public record Chunk(byte[] bytes, int length, int records, List<Position> positions) {
+
+  /** The highest offset stored for one agent's file instance. */
+  public record Position(String agent, String fileInstance, long offset) {}
+
+  public Chunk {
+    if (length < 0 || length > bytes.length) {
+      throw new IllegalArgumentException("length " + length + " outside buffer of " + bytes.length);
+    }
+    positions = List.copyOf(positions);
+  }
+
+  public static Chunk of(byte[] bytes, int length, int records) {
+    return new Chunk(bytes, length, records, List.of());
+  }
+}
