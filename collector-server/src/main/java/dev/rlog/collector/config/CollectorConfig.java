@@ -1,0 +1,130 @@
+package dev.rlog.collector.config;
+
+import dev.rlog.common.config.ConfigException;
+import dev.rlog.common.config.YamlConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * Everything {@code config/collector.yaml} can set, validated at load: a bad value names the
+ * file and the key. Defaults are the named constants below; a missing file means all defaults.
+ * Relative paths are resolved against the working directory.
+ */
+public record CollectorConfig(
+    Path source,
+    Path stateDir,
+    Listen grpc,
+    long maxMessageBytes,
+    Listen tcp,
+    boolean tcpEnabled,
+    int maxFrameBytes,
+    int tcpWorkerThreads,
+    int maxReadBytes,
+    Path storeDir,
+    long segmentBytes,
+    boolean fsyncAlways,
+    Queue queue,
+    Duration accessTokenTtl,
+    Duration offlineAfter,
+    boolean metricsEnabled,
+    Listen metrics) {
+
+  public static final int DEFAULT_GRPC_PORT = 50051;
+  public static final int DEFAULT_TCP_PORT = 9000;
+  public static final int DEFAULT_METRICS_PORT = 9464;
+  public static final long DEFAULT_MAX_MESSAGE_BYTES = 16L << 20;
+  public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+  public static final int DEFAULT_MAX_READ_BYTES = 64 << 10;
+  public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
+  public static final long DEFAULT_QUEUE_BYTES = 64L << 20;
+  public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
+  public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
+  public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);
+
+  /** A listen address. */
+  public record Listen(String host, int port) {}
+
+  /** Bounds and watermarks of the one ingest queue. */
+  public record Queue(
+      long capacityBytes, long capacityRecords, long highBytes, long lowBytes, long highRecords,
+      long lowRecords) {}
+
+  public static CollectorConfig defaults() {
+    return fromYaml(YamlConfig.parse(Path.of("config/collector.yaml"), ""));
+  }
+
+  /** Loads {@code file}; a file that does not exist is an error naming it. */
+  public static CollectorConfig load(Path file) {
+    return fromYaml(YamlConfig.load(file));
+  }
+
+  public static CollectorConfig fromYaml(YamlConfig y) {
+    Path stateDir = Path.of(y.string("state_dir", "state"));
+
+    YamlConfig g = y.section("grpc");
+    Listen grpc = new Listen(g.string("host", "0.0.0.0"), port(g, DEFAULT_GRPC_PORT));
+    long maxMessage = g.bytes("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, 1024, 1L << 30);
+
+    YamlConfig t = y.section("tcp");
+    boolean tcpEnabled = t.bool("enabled", true);
+    Listen tcp = new Listen(t.string("host", "0.0.0.0"), port(t, DEFAULT_TCP_PORT));
+    int maxFrame = (int) t.bytes("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES, 1, 256L << 20);
+    int workers = t.intValue("worker_threads", 0, 0, 1024);
+    int maxRead = (int) t.bytes("max_read_bytes", DEFAULT_MAX_READ_BYTES, 1024, 16L << 20);
+
+    YamlConfig s = y.section("store");
+    Path storeDir = Path.of(s.string("dir", "data"));
+    long segment = s.bytes("segment_bytes", DEFAULT_SEGMENT_BYTES, 4096, 1L << 40);
+    boolean fsyncAlways = s.choice("fsync", "never", "never", "always").equals("always");
+
+    YamlConfig q = y.section("queue");
+    long capBytes = q.bytes("capacity_bytes", DEFAULT_QUEUE_BYTES, 64 << 10, 1L << 40);
+    long capRecords = q.longValue("capacity_records", DEFAULT_QUEUE_RECORDS, 16, 1L << 40);
+    long highBytes = q.bytes("high_watermark_bytes", capBytes * 3 / 4, 1, 1L << 40);
+    long lowBytes = q.bytes("low_watermark_bytes", capBytes / 4, 0, 1L << 40);
+    long highRecords = q.longValue("high_watermark_records", capRecords * 3 / 4, 1, 1L << 40);
+    long lowRecords = q.longValue("low_watermark_records", capRecords / 4, 0, 1L << 40);
+    if (highBytes > capBytes) {
+      throw q.error("high_watermark_bytes", "must not exceed capacity_bytes (" + capBytes + ")");
+    }
+    if (lowBytes >= highBytes) {
+      throw q.error("low_watermark_bytes", "must be below high_watermark_bytes (" + highBytes + ")");
+    }
+    if (highRecords > capRecords) {
+      throw q.error("high_watermark_records", "must not exceed capacity_records (" + capRecords + ")");
+    }
+    if (lowRecords >= highRecords) {
+      throw q.error("low_watermark_records",
+          "must be below high_watermark_records (" + highRecords + ")");
+    }
+
+    YamlConfig a = y.section("auth");
+    Duration accessTtl = a.duration("access_token_ttl", DEFAULT_ACCESS_TOKEN_TTL,
+        Duration.ofSeconds(1), Duration.ofDays(1));
+
+    YamlConfig ag = y.section("agents");
+    Duration offlineAfter = ag.duration("offline_after", DEFAULT_OFFLINE_AFTER,
+        Duration.ofSeconds(1), Duration.ofDays(7));
+
+    YamlConfig m = y.section("metrics");
+    boolean metricsEnabled = m.bool("enabled", true);
+    Listen metrics = new Listen(m.string("host", "127.0.0.1"), port(m, DEFAULT_METRICS_PORT));
+
+    y.rejectUnknownKeys();
+    if (tcpEnabled && sameListen(grpc, tcp)) {
+      throw new ConfigException(y.file(), "tcp.port", "is the same as grpc.port");
+    }
+    return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
+        workers, maxRead, storeDir, segment, fsyncAlways,
+        new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
+        accessTtl, offlineAfter, metricsEnabled, metrics);
+  }
+
+  private static int port(YamlConfig y, int def) {
+    return y.intValue("port", def, 0, 65535);
+  }
+
+  private static boolean sameListen(Listen a, Listen b) {
+    return a.port() != 0 && a.port() == b.port();
+  }
+}

@@ -1,0 +1,123 @@
+package dev.rlog.collector.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.rlog.collector.flow.Chunk;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class JsonLinesEncoderTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final byte[] PEER = JsonLinesEncoder.quote("127.0.0.1:4242");
+
+  private static List<JsonNode> lines(Chunk c) throws Exception {
+    String text = new String(c.bytes(), 0, c.length(), StandardCharsets.UTF_8);
+    assertThat(text).endsWith("\n");
+    List<JsonNode> out = new ArrayList<>();
+    for (String l : text.split("\n", -1)) {
+      if (!l.isEmpty()) {
+        out.add(JSON.readTree(l));
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void tcpRecordsRoundTripEveryEscapeAndStayOneLineEach() throws Exception {
+    JsonLinesEncoder enc = new JsonLinesEncoder(16);
+    enc.receiveTime(1_700_000_000_123L);
+    String tricky = "quote\" back\\slash\nnew\rret\ttab\u0001ctl\u007f é ✓ 😀";
+    byte[] payload = tricky.getBytes(StandardCharsets.UTF_8);
+    enc.tcpRecord(PEER, payload, 0, payload.length);
+    enc.tcpRecord(PEER, new byte[0], 0, 0);
+    Chunk c = enc.finish(List.of());
+
+    assertThat(c.records()).isEqualTo(2);
+    List<JsonNode> recs = lines(c);
+    assertThat(recs).hasSize(2);
+    assertThat(recs.get(0).get("recv").asText()).isEqualTo("2023-11-14T22:13:20.123Z");
+    assertThat(recs.get(0).get("src").asText()).isEqualTo("tcp");
+    assertThat(recs.get(0).get("peer").asText()).isEqualTo("127.0.0.1:4242");
+    assertThat(recs.get(0).get("payload").asText()).isEqualTo(tricky);
+    assertThat(recs.get(1).get("payload").asText()).isEmpty();
+    assertThat(enc.isEmpty()).isTrue();
+  }
+
+  @Test
+  void invalidUtf8PayloadIsKeptLosslesslyAsBase64() throws Exception {
+    JsonLinesEncoder enc = new JsonLinesEncoder();
+    enc.receiveTime(0);
+    byte[][] bad = {
+      {(byte) 0xff}, {'a', (byte) 0xc3}, {(byte) 0xc0, (byte) 0x80}, // truncated, overlong
+      {(byte) 0xed, (byte) 0xa0, (byte) 0x80}, // surrogate
+      {(byte) 0xf4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, // above U+10FFFF
+      {'x', 0, (byte) 0x80, 'y'}
+    };
+    for (byte[] b : bad) {
+      enc.tcpRecord(PEER, b, 0, b.length);
+    }
+    List<JsonNode> recs = lines(enc.finish(List.of()));
+    for (int i = 0; i < bad.length; i++) {
+      assertThat(recs.get(i).has("payload")).isFalse();
+      assertThat(Base64.getDecoder().decode(recs.get(i).get("payload_b64").asText()))
+          .isEqualTo(bad[i]);
+    }
+  }
+
+  @Test
+  void payloadSliceIsTakenFromTheGivenRange() throws Exception {
+    JsonLinesEncoder enc = new JsonLinesEncoder();
+    enc.receiveTime(0);
+    byte[] buf = "xxhelloyy".getBytes(StandardCharsets.US_ASCII);
+    enc.tcpRecord(PEER, buf, 2, 5);
+    assertThat(lines(enc.finish(List.of())).get(0).get("payload").asText()).isEqualTo("hello");
+  }
+
+  @Test
+  void grpcRecordCarriesAgentFieldsTimestampAndPosition() throws Exception {
+    JsonLinesEncoder enc = new JsonLinesEncoder();
+    enc.receiveTime(1_700_000_000_000L);
+    byte[] agent = JsonLinesEncoder.grpcAgentFields("web", "u-1", "host\"1");
+    enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), true, 1_700_000_000L, 123_456_789,
+        JsonLinesEncoder.quote("fid-1"), 4096, ByteString.copyFromUtf8("GET / 200 \"ok\""));
+    enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), false, 0, 0, null, 0,
+        ByteString.copyFromUtf8(""));
+    enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), true, 1_700_000_001L, 5_000_000,
+        null, 0, ByteString.copyFrom(new byte[] {'a', (byte) 0xff, 'b'}));
+    List<JsonNode> recs = lines(enc.finish(List.of(new Chunk.Position("u-1", "fid-1", 4096))));
+
+    JsonNode r = recs.get(0);
+    assertThat(r.get("src").asText()).isEqualTo("grpc");
+    assertThat(r.get("project").asText()).isEqualTo("web");
+    assertThat(r.get("agent").asText()).isEqualTo("u-1");
+    assertThat(r.get("host").asText()).isEqualTo("host\"1");
+    assertThat(r.get("label").asText()).isEqualTo("app");
+    assertThat(r.get("ts").asText()).isEqualTo("2023-11-14T22:13:20.123456789Z");
+    assertThat(r.get("fid").asText()).isEqualTo("fid-1");
+    assertThat(r.get("off").asLong()).isEqualTo(4096);
+    assertThat(r.get("line").asText()).isEqualTo("GET / 200 \"ok\"");
+
+    assertThat(recs.get(1).has("ts")).isFalse();
+    assertThat(recs.get(1).has("fid")).isFalse();
+    assertThat(recs.get(1).get("line").asText()).isEmpty();
+    assertThat(recs.get(2).get("ts").asText()).isEqualTo("2023-11-14T22:13:21.005Z");
+    assertThat(recs.get(2).get("line").asText()).isEqualTo("a\uFFFDb");
+  }
+
+  @Test
+  void growsForLargeRecords() throws Exception {
+    JsonLinesEncoder enc = new JsonLinesEncoder(256);
+    enc.receiveTime(0);
+    byte[] big = new byte[1 << 20];
+    java.util.Arrays.fill(big, (byte) '"');
+    enc.tcpRecord(PEER, big, 0, big.length);
+    Chunk c = enc.finish(List.of());
+    assertThat(lines(c).get(0).get("payload").asText()).hasSize(1 << 20);
+  }
+}
