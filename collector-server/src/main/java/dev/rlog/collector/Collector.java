@@ -1,0 +1,280 @@
+package dev.rlog.collector;
+
+import dev.rlog.collector.auth.AgentInfo;
+import dev.rlog.collector.auth.AgentRegistry;
+import dev.rlog.collector.auth.AuthInterceptor;
+import dev.rlog.collector.auth.AuthServiceImpl;
+import dev.rlog.collector.auth.ProjectRegistry;
+import dev.rlog.collector.auth.SigningKey;
+import dev.rlog.collector.auth.TokenIssuer;
+import dev.rlog.collector.config.CollectorConfig;
+import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.grpc.GrpcIngestCounters;
+import dev.rlog.collector.grpc.HeartbeatServiceImpl;
+import dev.rlog.collector.grpc.LogServiceImpl;
+import dev.rlog.collector.grpc.PositionFilter;
+import dev.rlog.collector.metrics.CollectorMetrics;
+import dev.rlog.collector.store.FsyncPolicy;
+import dev.rlog.collector.store.SegmentStore;
+import dev.rlog.collector.store.StoreOptions;
+import dev.rlog.collector.store.StoreWriter;
+import dev.rlog.collector.store.WriteGate;
+import dev.rlog.collector.tcp.TcpIngestCounters;
+import dev.rlog.collector.tcp.TcpIngestOptions;
+import dev.rlog.collector.tcp.TcpIngestServer;
+import dev.rlog.common.lifecycle.Service;
+import dev.rlog.common.time.Clock;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The whole collector, wired: store (recovered first), ingest queue, store writer, auth, gRPC
+ * services, TCP ingest, metrics.
+ *
+ * <p><b>Shutdown order</b> (flush before closing what is downstream): stop accepting new gRPC
+ * calls and TCP connections; TCP connections hand over what they hold; the queue closes; the
+ * writer commits everything accepted (which acknowledges the in-flight Send calls); then the
+ * gRPC server, metrics and registries close. Idempotent; returns one future.
+ */
+public final class Collector implements Service {
+  private static final Logger log = LoggerFactory.getLogger(Collector.class);
+  static final Duration GRPC_DRAIN_BOUND = Duration.ofSeconds(5);
+
+  private final CollectorConfig cfg;
+  private final Clock clock;
+  private final WriteGate writeGate;
+
+  private SegmentStore store;
+  private IngestQueue queue;
+  private StoreWriter writer;
+  private PositionFilter positions;
+  private ProjectRegistry projects;
+  private AgentRegistry agents;
+  private AuthInterceptor authInterceptor;
+  private Server grpc;
+  private HealthStatusManager health;
+  private TcpIngestServer tcp;
+  private final TcpIngestCounters tcpCounters = new TcpIngestCounters();
+  private final GrpcIngestCounters grpcCounters = new GrpcIngestCounters();
+  private CollectorMetrics metrics;
+  private ExecutorService callbacks;
+  private ScheduledExecutorService housekeeping;
+  private CompletableFuture<Void> shutdown;
+
+  public Collector(CollectorConfig cfg, Clock clock) {
+    this(cfg, clock, WriteGate.OPEN);
+  }
+
+  /** {@code writeGate} lets tests hold the store writer back (a stand-in for a slow disk). */
+  public Collector(CollectorConfig cfg, Clock clock, WriteGate writeGate) {
+    this.cfg = cfg;
+    this.clock = clock;
+    this.writeGate = writeGate;
+  }
+
+  @Override
+  public synchronized void start() throws IOException, InterruptedException {
+    Files.createDirectories(cfg.stateDir());
+    store = SegmentStore.open(cfg.storeDir(), new StoreOptions(cfg.segmentBytes(),
+        cfg.fsyncAlways() ? FsyncPolicy.ALWAYS : FsyncPolicy.NEVER));
+    positions = new PositionFilter(store.committedPositions());
+    CollectorConfig.Queue q = cfg.queue();
+    queue = new IngestQueue(q.capacityBytes(), q.capacityRecords(), q.highBytes(), q.lowBytes(),
+        q.highRecords(), q.lowRecords());
+    writer = new StoreWriter(queue, store, clock, StoreWriter.DEFAULT_CHECKPOINT_INTERVAL,
+        writeGate);
+    writer.start();
+
+    TokenIssuer issuer = new TokenIssuer(SigningKey.loadOrCreate(cfg.stateDir()), clock,
+        cfg.accessTokenTtl());
+    projects = ProjectRegistry.open(cfg.stateDir());
+    agents = AgentRegistry.open(cfg.stateDir(), clock, issuer);
+    authInterceptor = new AuthInterceptor(issuer, agents);
+    callbacks = Executors.newSingleThreadExecutor(r -> new Thread(r, "rlog-grpc-callbacks"));
+    health = new HealthStatusManager();
+    grpc = NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()))
+        .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes()))
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .addService(ServerInterceptors.intercept(new AuthServiceImpl(projects, agents),
+            authInterceptor))
+        .addService(ServerInterceptors.intercept(new LogServiceImpl(queue, positions,
+            uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
+            grpcCounters), authInterceptor))
+        .addService(ServerInterceptors.intercept(new HeartbeatServiceImpl(agents, clock),
+            authInterceptor))
+        .addService(health.getHealthService())
+        .build()
+        .start();
+
+    if (cfg.tcpEnabled()) {
+      tcp = new TcpIngestServer(new TcpIngestOptions(cfg.tcp().host(), cfg.tcp().port(),
+          cfg.maxFrameBytes(), cfg.tcpWorkerThreads() > 0 ? cfg.tcpWorkerThreads()
+              : Runtime.getRuntime().availableProcessors(), cfg.maxReadBytes(), true), queue, clock,
+          tcpCounters);
+      tcp.start();
+    }
+    if (cfg.metricsEnabled()) {
+      metrics = new CollectorMetrics(queue, writer, grpcCounters, tcpCounters, authInterceptor,
+          agents, clock, cfg.offlineAfter());
+      metrics.start(cfg.metrics().host(), cfg.metrics().port());
+    }
+    housekeeping = Executors.newSingleThreadScheduledExecutor(
+        r -> new Thread(r, "rlog-housekeeping"));
+    long flushMs = AgentRegistry.HEARTBEAT_FLUSH_INTERVAL.toMillis();
+    housekeeping.scheduleWithFixedDelay(this::flushAgents, flushMs, flushMs,
+        TimeUnit.MILLISECONDS);
+    health.setStatus("", ServingStatus.SERVING);
+  }
+
+  private void flushAgents() {
+    try {
+      agents.flushIfDirty();
+    } catch (IOException | RuntimeException e) {
+      log.warn("could not persist the agent table: {}", e.toString());
+    }
+  }
+
+  /**
+   * Blocks until {@code stop} opens (a signal) or the store writer dies; returns the exit code
+   * the process should use: 0 for a requested stop, 1 for a store failure.
+   */
+  public int awaitStopOrFailure(CountDownLatch stop) throws InterruptedException {
+    CountDownLatch either = new CountDownLatch(1);
+    writer.terminated().whenComplete((v, e) -> either.countDown());
+    Thread t = new Thread(() -> {
+      try {
+        stop.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      either.countDown();
+    }, "rlog-stop-wait");
+    t.setDaemon(true);
+    t.start();
+    either.await();
+    if (stop.getCount() > 0 && writer.failure() != null) {
+      log.error("store failed, collector stops: {}", writer.failure().toString());
+      return 1;
+    }
+    return 0;
+  }
+
+  public int grpcPort() {
+    return grpc.getPort();
+  }
+
+  public int tcpPort() {
+    return tcp == null ? -1 : tcp.port();
+  }
+
+  public int metricsPort() {
+    return metrics == null ? -1 : metrics.port();
+  }
+
+  public IngestQueue queue() {
+    return queue;
+  }
+
+  public SegmentStore store() {
+    return store;
+  }
+
+  public TcpIngestCounters tcpCounters() {
+    return tcpCounters;
+  }
+
+  public GrpcIngestCounters grpcCounters() {
+    return grpcCounters;
+  }
+
+  public ProjectRegistry projects() {
+    return projects;
+  }
+
+  public AgentRegistry agents() {
+    return agents;
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> shutdown() {
+    if (shutdown != null) {
+      return shutdown;
+    }
+    shutdown = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        doShutdown();
+        shutdown.complete(null);
+      } catch (Throwable e) {
+        shutdown.completeExceptionally(e);
+      }
+    }, "rlog-shutdown");
+    t.start();
+    return shutdown;
+  }
+
+  private void doShutdown() throws Exception {
+    if (health != null) {
+      health.enterTerminalState();
+    }
+    if (grpc != null) {
+      grpc.shutdown(); // no new calls; running Send calls finish once their data is committed
+    }
+    if (tcp != null) {
+      tcp.shutdown().get(10, TimeUnit.SECONDS); // hands held chunks to the queue
+    }
+    Throwable storeError = null;
+    if (writer != null) {
+      try {
+        writer.shutdown().get(); // closes the queue, commits everything accepted
+      } catch (Exception e) {
+        storeError = e;
+        log.error("store did not close cleanly: {}", e.toString());
+      }
+    } else if (store != null) {
+      store.close();
+    }
+    if (grpc != null && !grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(),
+        TimeUnit.MILLISECONDS)) {
+      grpc.shutdownNow();
+      grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    if (callbacks != null) {
+      callbacks.shutdown();
+      callbacks.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    if (housekeeping != null) {
+      housekeeping.shutdownNow();
+    }
+    if (metrics != null) {
+      metrics.close();
+    }
+    if (agents != null) {
+      agents.close();
+    }
+    if (storeError != null) {
+      throw new IOException("store failed", storeError);
+    }
+  }
+
+  Optional<Throwable> storeFailure() {
+    return Optional.ofNullable(writer == null ? null : writer.failure());
+  }
+}

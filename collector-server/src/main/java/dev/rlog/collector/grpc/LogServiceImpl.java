@@ -1,0 +1,268 @@
+package dev.rlog.collector.grpc;
+
+import com.google.protobuf.Empty;
+import dev.rlog.collector.auth.AgentIdentity;
+import dev.rlog.collector.auth.AuthInterceptor;
+import dev.rlog.collector.flow.Chunk;
+import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.store.JsonLinesEncoder;
+import dev.rlog.common.time.Clock;
+import dev.rlog.proto.log.Log;
+import dev.rlog.proto.log.LogBatch;
+import dev.rlog.proto.log.LogServiceGrpc;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code log.LogService/Send}: every {@code Log} of every batch becomes one store record; the call
+ * completes OK only once all of them are committed in the store.
+ *
+ * <p><b>Flow control.</b> Auto-request is off: the call asks for one message at a time, and only
+ * while the ingest queue is not paused; otherwise it asks again from the queue's resume callback,
+ * so HTTP/2 flow control pushes back on the sender. A batch refused by a full queue is held (one
+ * per call, bounded by the max message size) and offered again on resume.
+ *
+ * <p><b>Duplicates.</b> Lines that carry a file instance and offset at or below the highest one
+ * already accepted for that agent are skipped ({@link PositionFilter}); a batch made only of such
+ * lines is acknowledged once the earlier chunk that stored them is committed.
+ *
+ * <p><b>Threading.</b> gRPC delivers one call's messages serially; queue callbacks (resume,
+ * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once.
+ */
+public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
+  private static final Logger log = LoggerFactory.getLogger(LogServiceImpl.class);
+
+  private final IngestQueue queue;
+  private final PositionFilter positions;
+  private final Function<String, String> hostnameOfAgent;
+  private final Clock clock;
+  private final Executor callbackExecutor;
+  private final GrpcIngestCounters counters;
+
+  public LogServiceImpl(
+      IngestQueue queue, PositionFilter positions, Function<String, String> hostnameOfAgent,
+      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters) {
+    this.queue = queue;
+    this.positions = positions;
+    this.hostnameOfAgent = hostnameOfAgent;
+    this.clock = clock;
+    this.callbackExecutor = callbackExecutor;
+    this.counters = counters;
+  }
+
+  @Override
+  public StreamObserver<LogBatch> send(StreamObserver<Empty> responseObserver) {
+    ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
+    AgentIdentity id = AuthInterceptor.IDENTITY.get();
+    if (id == null) {
+      // The interceptor guards this service; reaching here without identity is a wiring bug.
+      call.onError(Status.UNAUTHENTICATED.withDescription("no identity").asRuntimeException());
+      return new NoopObserver();
+    }
+    call.disableAutoRequest();
+    SendCall s = new SendCall(call, id);
+    call.setOnCancelHandler(s::cancelled);
+    call.request(1);
+    return s;
+  }
+
+  /** One Send call: state touched by gRPC's serial delivery and by callbacks, hence synchronized. */
+  private final class SendCall implements StreamObserver<LogBatch> {
+    private final ServerCallStreamObserver<Empty> call;
+    private final String agent;
+    private final byte[] agentFields;
+    private final JsonLinesEncoder encoder = new JsonLinesEncoder(64 * 1024);
+    private final Map<String, byte[]> quoted = new HashMap<>();
+    private long lastSeq;
+    private LogBatch held;
+    private boolean halfClosed;
+    private boolean done;
+
+    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id) {
+      this.call = call;
+      this.agent = id.agentUuid();
+      String host = hostnameOfAgent.apply(agent);
+      this.agentFields = JsonLinesEncoder.grpcAgentFields(
+          id.projectId(), agent, host == null ? "" : host);
+    }
+
+    @Override
+    public synchronized void onNext(LogBatch batch) {
+      if (done) {
+        return;
+      }
+      counters.batches.increment();
+      if (!offer(batch)) {
+        held = batch;
+        counters.pausedStreams.incrementAndGet();
+        queue.whenResumed(() -> callbackExecutor.execute(this::retryHeld));
+        return;
+      }
+      requestNext();
+    }
+
+    /** Encodes and enqueues under the agent's lock; false if the queue is full (nothing kept). */
+    private boolean offer(LogBatch batch) {
+      try {
+        return positions.withAgent(agent, p -> {
+          encoder.receiveTime(clock.currentTimeMillis());
+          long lineBytes = 0;
+          for (Log line : batch.getLogsList()) {
+            String fid = line.getFileInstance();
+            byte[] qfid = null;
+            if (!fid.isEmpty()) {
+              if (!p.admit(fid, line.getOffset())) {
+                counters.duplicatesSkipped.increment();
+                continue;
+              }
+              qfid = quoted(fid);
+            }
+            lineBytes += line.getLineBytes().size();
+            encoder.grpcRecord(agentFields, quoted(line.getLabel()), line.hasTimestamp(),
+                line.getTimestamp().getSeconds(), line.getTimestamp().getNanos(), qfid,
+                line.getOffset(), line.getLineBytes());
+          }
+          if (encoder.isEmpty()) {
+            p.rollback();
+            // Every line was stored before; ack only once whatever stored them is committed.
+            lastSeq = Math.max(lastSeq, queue.lastSeq());
+            return true;
+          }
+          int records = encoder.records();
+          Chunk chunk = encoder.finish(p.tentativePositions(agent));
+          long seq;
+          try {
+            seq = queue.tryOffer(chunk);
+          } catch (RuntimeException e) {
+            p.rollback();
+            throw e;
+          }
+          if (seq == IngestQueue.FULL) {
+            p.rollback();
+            return false;
+          }
+          p.commit();
+          lastSeq = seq;
+          counters.records.add(records);
+          counters.bytes.add(lineBytes);
+          return true;
+        });
+      } catch (IllegalStateException e) { // queue closed (shutting down) or store failed
+        fail(Status.UNAVAILABLE.withDescription("collector cannot store now: " + e.getMessage()));
+        return true;
+      }
+    }
+
+    private byte[] quoted(String s) {
+      if (quoted.size() > 1024) {
+        quoted.clear(); // bound the cache: labels and file instances of one call are few
+      }
+      return quoted.computeIfAbsent(s, JsonLinesEncoder::quote);
+    }
+
+    private synchronized void retryHeld() {
+      if (done || held == null) {
+        return;
+      }
+      if (!offer(held)) {
+        queue.whenResumed(() -> callbackExecutor.execute(this::retryHeld));
+        return;
+      }
+      held = null;
+      counters.pausedStreams.decrementAndGet();
+      if (halfClosed) {
+        ackWhenCommitted();
+      } else {
+        requestNext();
+      }
+    }
+
+    private void requestNext() {
+      if (done) {
+        return;
+      }
+      if (queue.isPaused()) {
+        queue.whenResumed(() -> callbackExecutor.execute(this::requestIfOpen));
+      } else {
+        call.request(1);
+      }
+    }
+
+    private synchronized void requestIfOpen() {
+      if (!done && !halfClosed) {
+        call.request(1);
+      }
+    }
+
+    @Override
+    public synchronized void onError(Throwable t) {
+      cancelled();
+    }
+
+    synchronized void cancelled() {
+      if (held != null) {
+        held = null; // never acknowledged: the agent sends it again
+        counters.pausedStreams.decrementAndGet();
+      }
+      done = true;
+    }
+
+    @Override
+    public synchronized void onCompleted() {
+      if (done) {
+        return;
+      }
+      halfClosed = true;
+      if (held == null) {
+        ackWhenCommitted();
+      }
+    }
+
+    private void ackWhenCommitted() {
+      queue.whenCommitted(lastSeq, err -> callbackExecutor.execute(() -> finish(err)));
+    }
+
+    private synchronized void finish(Throwable err) {
+      if (done) {
+        return;
+      }
+      if (err != null) {
+        log.warn("store failed; Send from agent {} not acknowledged: {}", agent, err.toString());
+        fail(Status.UNAVAILABLE.withDescription("store failed"));
+        return;
+      }
+      done = true;
+      call.onNext(Empty.getDefaultInstance());
+      call.onCompleted();
+    }
+
+    private void fail(Status status) {
+      if (done) {
+        return;
+      }
+      done = true;
+      counters.callsFailed.increment();
+      call.onError(status.asRuntimeException());
+    }
+  }
+
+  private static final class NoopObserver implements StreamObserver<LogBatch> {
+    @Override
+    public void onNext(LogBatch value) {}
+
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onCompleted() {}
+  }
+
+}

@@ -1,0 +1,131 @@
+package dev.rlog.collector.metrics;
+
+import dev.rlog.collector.auth.AgentInfo;
+import dev.rlog.collector.auth.AgentRegistry;
+import dev.rlog.collector.auth.AuthInterceptor;
+import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.grpc.GrpcIngestCounters;
+import dev.rlog.collector.store.SegmentStore;
+import dev.rlog.collector.store.StoreWriter;
+import dev.rlog.collector.tcp.TcpIngestCounters;
+import dev.rlog.common.time.Clock;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.function.DoubleSupplier;
+
+/**
+ * The collector's Prometheus endpoint ({@code /metrics}). Every value is read from the owning
+ * component's counters at scrape time, so the hot paths only bump their own counters.
+ * Store write MB/s is the rate between two scrapes (clock-driven), besides the raw byte counter
+ * for {@code rate()} in PromQL.
+ */
+public final class CollectorMetrics implements AutoCloseable {
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Clock clock;
+  private HTTPServer server;
+  private long lastScrapeNanos;
+  private long lastScrapeBytes;
+  private double lastRate;
+
+  public CollectorMetrics(IngestQueue queue, StoreWriter writer, GrpcIngestCounters grpc,
+      TcpIngestCounters tcp, AuthInterceptor auth, AgentRegistry agents, Clock clock,
+      Duration offlineAfter) {
+    this.clock = clock;
+    SegmentStore store = writer.store();
+    this.lastScrapeNanos = clock.nanoTime();
+
+    CounterWithCallback.builder().name("rlog_ingest_records_total")
+        .help("Records received, per ingest path").labelNames("path")
+        .callback(cb -> {
+          cb.call(tcp.recordsReceived(), "tcp");
+          cb.call(grpc.records(), "grpc");
+        }).register(registry);
+    CounterWithCallback.builder().name("rlog_ingest_bytes_total")
+        .help("Payload bytes received, per ingest path").labelNames("path")
+        .callback(cb -> {
+          cb.call(tcp.payloadBytesReceived(), "tcp");
+          cb.call(grpc.bytes(), "grpc");
+        }).register(registry);
+    gauge("rlog_queue_bytes", "Bytes in the ingest queue (accepted, not yet committed)",
+        queue::queuedBytes);
+    gauge("rlog_queue_records", "Records in the ingest queue", queue::queuedRecords);
+    gauge("rlog_queue_capacity_bytes", "Ingest queue bound in bytes", queue::capacityBytes);
+    counter("rlog_queue_pauses_total", "Times the queue crossed its high watermark",
+        queue::pauses);
+    gauge("rlog_tcp_connections", "Open TCP ingest connections", tcp::openConnections);
+    gauge("rlog_tcp_paused_connections", "TCP connections not being read (backpressure)",
+        tcp::pausedConnections);
+    gauge("rlog_grpc_paused_streams", "Send calls holding a batch (backpressure)",
+        grpc::pausedStreams);
+    counter("rlog_tcp_frames_too_large_total",
+        "TCP connections closed for a frame above the cap", tcp::framesTooLarge);
+    counter("rlog_tcp_partial_dropped_bytes_total",
+        "Bytes of incomplete frames at connection close (never stored)",
+        tcp::partialBytesDropped);
+    counter("rlog_grpc_duplicates_skipped_total",
+        "Lines at or below the committed position of their file instance (re-sends)",
+        grpc::duplicatesSkipped);
+    counter("rlog_grpc_calls_failed_total", "Send calls failed because the store could not take them",
+        grpc::callsFailed);
+    counter("rlog_store_records_total", "Records written to the store", store::recordsWritten);
+    counter("rlog_store_bytes_total", "Bytes written to the store", store::bytesWritten);
+    counter("rlog_store_rotations_total", "Segment rotations", store::rotations);
+    counter("rlog_store_torn_bytes_dropped_total",
+        "Bytes of a torn last record cut at recovery", store::tornBytesDropped);
+    gauge("rlog_store_write_mib_per_second", "Store write rate since the previous scrape",
+        () -> writeRate(store.bytesWritten()));
+    counter("rlog_auth_rejected_total", "Calls rejected for a missing, forged or expired token",
+        auth::rejected);
+    gauge("rlog_agents_registered", "Agents known to the collector",
+        () -> agents.snapshot().size());
+    gauge("rlog_agents_online", "Agents with a recent heartbeat", () -> {
+      long now = clock.currentTimeMillis();
+      return agents.snapshot().stream()
+          .filter((AgentInfo a) -> AgentRegistry.isOnline(a, now, offlineAfter)).count();
+    });
+  }
+
+  private synchronized double writeRate(long bytesNow) {
+    long now = clock.nanoTime();
+    long dt = now - lastScrapeNanos;
+    if (dt > 0) {
+      lastRate = (bytesNow - lastScrapeBytes) / (1024.0 * 1024.0) / (dt / 1e9);
+      lastScrapeNanos = now;
+      lastScrapeBytes = bytesNow;
+    }
+    return lastRate;
+  }
+
+  private void gauge(String name, String help, DoubleSupplier value) {
+    GaugeWithCallback.builder().name(name).help(help)
+        .callback(cb -> cb.call(value.getAsDouble())).register(registry);
+  }
+
+  private void counter(String name, String help, DoubleSupplier value) {
+    CounterWithCallback.builder().name(name).help(help)
+        .callback(cb -> cb.call(value.getAsDouble())).register(registry);
+  }
+
+  public void start(String host, int port) throws IOException {
+    server = HTTPServer.builder().hostname(host).port(port).registry(registry).buildAndStart();
+  }
+
+  public int port() {
+    return server == null ? -1 : server.getPort();
+  }
+
+  public PrometheusRegistry registry() {
+    return registry;
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.close();
+    }
+  }
+}

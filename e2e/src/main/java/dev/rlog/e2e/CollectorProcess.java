@@ -1,0 +1,208 @@
+package dev.rlog.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The built collector ({@code collector-server/target/rlog-collector.jar}) run as a separate
+ * process in its own working directory, on loopback ports it picks itself (port 0) and reports
+ * through its ready file. {@link #close()} always ends the process (SIGTERM, then SIGKILL).
+ */
+public final class CollectorProcess implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path workDir;
+  private final Process process;
+  private final JsonNode ready;
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  private CollectorProcess(Path workDir, Process process, JsonNode ready) {
+    this.workDir = workDir;
+    this.process = process;
+    this.ready = ready;
+  }
+
+  /** The collector jar of this checkout. */
+  public static Path jar() {
+    Path p = Path.of(System.getProperty("rlog.collector.jar",
+        "collector-server/target/rlog-collector.jar"));
+    if (!Files.exists(p)) {
+      Path up = Path.of("..").resolve(p);
+      if (Files.exists(up)) {
+        return up.toAbsolutePath().normalize();
+      }
+      throw new IllegalStateException(p.toAbsolutePath()
+          + " not found: build it first with ./mvnw -DskipTests package");
+    }
+    return p.toAbsolutePath();
+  }
+
+  /** Writes a loopback config with port 0 everywhere plus {@code extraYaml}. */
+  public static Path writeConfig(Path workDir, String extraYaml) throws IOException {
+    Files.createDirectories(workDir.resolve("config"));
+    Path cfg = workDir.resolve("config/collector.yaml");
+    String yaml = String.join("\n",
+        "grpc: {host: 127.0.0.1, port: 0}",
+        "metrics: {host: 127.0.0.1, port: 0}",
+        extraYaml.contains("tcp:") ? "" : "tcp: {host: 127.0.0.1, port: 0}",
+        extraYaml, "");
+    Files.writeString(cfg, yaml);
+    return cfg;
+  }
+
+  /** Runs {@code rlog-collector ARGS} to completion in {@code workDir}; returns its stdout. */
+  public static String runCommand(Path workDir, String... args) throws IOException,
+      InterruptedException {
+    List<String> cmd = javaCommand(List.of());
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).directory(workDir.toFile())
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try (InputStream in = p.getInputStream()) {
+      String out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        throw new IOException("rlog-collector " + String.join(" ", args) + " did not finish");
+      }
+      if (p.exitValue() != 0) {
+        throw new IOException("rlog-collector " + String.join(" ", args) + " exited "
+            + p.exitValue());
+      }
+      return out;
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /** Starts the collector in {@code workDir} (which holds config/collector.yaml). */
+  public static CollectorProcess start(Path workDir, List<String> jvmOptions) throws Exception {
+    Path readyFile = workDir.resolve("ready.json");
+    Files.deleteIfExists(readyFile);
+    List<String> cmd = javaCommand(jvmOptions);
+    cmd.addAll(List.of("--ready-file", readyFile.toString()));
+    Process p = new ProcessBuilder(cmd).directory(workDir.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(workDir.resolve("collector.out").toFile())
+        .start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!Files.exists(readyFile)) {
+      if (!p.isAlive()) {
+        throw new IOException("collector exited " + p.exitValue() + " before ready; see "
+            + workDir.resolve("collector.out"));
+      }
+      if (System.nanoTime() > deadline) {
+        p.destroyForcibly();
+        throw new IOException("collector not ready within 60 s");
+      }
+      p.waitFor(20, TimeUnit.MILLISECONDS); // returns early if it exits
+    }
+    return new CollectorProcess(workDir, p, JSON.readTree(readyFile.toFile()));
+  }
+
+  private static List<String> javaCommand(List<String> jvmOptions) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.addAll(jvmOptions);
+    cmd.add("-jar");
+    cmd.add(jar().toString());
+    return cmd;
+  }
+
+  public int grpcPort() {
+    return ready.get("grpc_port").asInt();
+  }
+
+  public int tcpPort() {
+    return ready.get("tcp_port").asInt();
+  }
+
+  public int metricsPort() {
+    return ready.get("metrics_port").asInt();
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public Path workDir() {
+    return workDir;
+  }
+
+  public Process process() {
+    return process;
+  }
+
+  /** Current resident set size in KiB (Linux /proc), or -1. */
+  public long rssKiB() {
+    return procStatus("VmRSS:");
+  }
+
+  /** Peak resident set size in KiB (Linux /proc), or -1. */
+  public long peakRssKiB() {
+    return procStatus("VmHWM:");
+  }
+
+  private long procStatus(String field) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
+        if (line.startsWith(field)) {
+          return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  /** Sum of all samples of a metric (any labels) from the Prometheus endpoint. */
+  public double metric(String name) throws IOException, InterruptedException {
+    HttpResponse<String> r = http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort() + "/metrics"))
+            .timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    double sum = 0;
+    for (String line : r.body().split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
+  }
+
+  /** Sends SIGTERM and waits up to {@code bound} for the exit code. */
+  public int stop(Duration bound) throws InterruptedException {
+    process.destroy(); // SIGTERM
+    if (!process.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      process.waitFor();
+      return -1;
+    }
+    return process.exitValue();
+  }
+
+  /** SIGKILL, no chance to flush. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      stop(Duration.ofSeconds(20));
+    }
+  }
+}
