@@ -210,7 +210,7 @@ public final class CollectorMain implements Callable<Integer> {
 
   /** {@code agents}: the agent table. */
   @Command(name = "agents", mixinStandardHelpOptions = true,
-      description = "Prints the agents: uuid, host, project, last seen, CPU %, memory %, status.")
+      description = "Prints the agents: uuid, host, project, last seen, CPU %%, memory %%, status.")
   static final class AgentsCommand implements Callable<Integer> {
     @ParentCommand CollectorMain main;
 

@@ -110,6 +110,7 @@ public final class CollectorBenchmark implements Callable<Integer> {
 
   private Result drive(String sc, CollectorProcess c, String key) throws Exception {
     double before = c.metric("rlog_store_records_total");
+    double cpuBefore = c.cpuSeconds();
     String[] p = sc.split("-");
     long records;
     double payloadMiB;
@@ -157,6 +158,9 @@ public final class CollectorBenchmark implements Callable<Integer> {
       c.process().waitFor(5, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
     double secs = (System.nanoTime() - t0) / 1e9;
+    double cpu = c.cpuSeconds() - cpuBefore;
+    note = String.format(Locale.ROOT, "collector CPU %.2f s (%.0f ns/record) %s", cpu,
+        cpu * 1e9 / records, note).trim();
     return new Result(sc, records, secs, payloadMiB, c.peakRssKiB(), note);
   }
 

@@ -91,7 +91,9 @@ public final class CollectorProcess implements AutoCloseable {
     Files.deleteIfExists(readyFile);
     List<String> cmd = javaCommand(jvmOptions);
     cmd.addAll(List.of("--ready-file", readyFile.toString()));
-    Process p = new ProcessBuilder(cmd).directory(workDir.toFile())
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile());
+    pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2"); // as bin/rlog-collector does
+    Process p = pb
         .redirectErrorStream(true)
         .redirectOutput(workDir.resolve("collector.out").toFile())
         .start();
@@ -110,10 +112,15 @@ public final class CollectorProcess implements AutoCloseable {
     return new CollectorProcess(workDir, p, JSON.readTree(readyFile.toFile()));
   }
 
+  /** The JVM options ops get from bin/rlog-collector: the same argfile. */
+  public static Path jvmOptionsFile() {
+    return jar().getParent().getParent().getParent().resolve("config/collector.jvm.options");
+  }
+
   private static List<String> javaCommand(List<String> jvmOptions) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("@" + jvmOptionsFile());
     cmd.addAll(jvmOptions);
     cmd.add("-jar");
     cmd.add(jar().toString());
@@ -165,6 +172,18 @@ public final class CollectorProcess implements AutoCloseable {
       return -1;
     }
     return -1;
+  }
+
+  /** User + system CPU seconds the process has used so far (Linux /proc), or -1. */
+  public double cpuSeconds() {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // fields 14 and 15 of stat (utime, stime), counted after the ") " that ends the name
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   /** Sum of all samples of a metric (any labels) from the Prometheus endpoint. */

@@ -34,9 +34,9 @@ public record CollectorConfig(
   public static final int DEFAULT_METRICS_PORT = 9464;
   public static final long DEFAULT_MAX_MESSAGE_BYTES = 16L << 20;
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
-  public static final int DEFAULT_MAX_READ_BYTES = 64 << 10;
+  public static final int DEFAULT_MAX_READ_BYTES = 32 << 10;
   public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
-  public static final long DEFAULT_QUEUE_BYTES = 64L << 20;
+  public static final long DEFAULT_QUEUE_BYTES = 32L << 20;
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
   public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);

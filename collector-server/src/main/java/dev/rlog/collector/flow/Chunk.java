@@ -26,6 +26,14 @@ public record Chunk(byte[] bytes, int length, int records, List<Position> positi
     positions = List.copyOf(positions);
   }
 
+  /**
+   * The heap this chunk holds: its whole buffer, not just the encoded bytes. The ingest queue
+   * counts this, so its byte bound is a true memory bound.
+   */
+  public int footprint() {
+    return bytes.length;
+  }
+
   public static Chunk of(byte[] bytes, int length, int records) {
     return new Chunk(bytes, length, records, List.of());
   }

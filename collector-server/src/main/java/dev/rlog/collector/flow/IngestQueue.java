@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * The one bounded queue in front of the store writer, fed by every ingest path (TCP reads and
  * gRPC batches) in whole {@link Chunk}s.
  *
- * <p><b>Bounds.</b> A chunk occupies its bytes and records from {@link #tryOffer} until the
+ * <p><b>Bounds.</b> A chunk occupies its {@link Chunk#footprint() footprint} (the heap its
+ * buffer holds) and its records from {@link #tryOffer} until the
  * writer reports it committed ({@link #committed}), so the bound covers what is being written
  * too. {@link #tryOffer} refuses a chunk that would take the queue above its capacity (unless the
  * queue is empty, so one chunk larger than the capacity cannot wedge it); the producer then holds
@@ -88,7 +89,7 @@ public final class IngestQueue {
     try {
       checkOpen();
       if ((queuedBytes > 0 || queuedRecords > 0)
-          && (queuedBytes + chunk.length() > capacityBytes
+          && (queuedBytes + chunk.footprint() > capacityBytes
               || queuedRecords + chunk.records() > capacityRecords)) {
         refusedOffers.incrementAndGet();
         return FULL;
@@ -118,7 +119,7 @@ public final class IngestQueue {
   private long enqueue(Chunk chunk) {
     long seq = ++lastSeq;
     pending.addLast(new Entry(chunk, seq));
-    queuedBytes += chunk.length();
+    queuedBytes += chunk.footprint();
     queuedRecords += chunk.records();
     if (gate.update(queuedBytes, queuedRecords) == WatermarkGate.Transition.PAUSE) {
       pauses.incrementAndGet();
@@ -209,8 +210,8 @@ public final class IngestQueue {
   }
 
   /**
-   * Writer only: every chunk through {@code seq} is committed; they held {@code bytes} and
-   * {@code records} in total. Frees that space, fires the commit and resume callbacks it allows.
+   * Writer only: every chunk through {@code seq} is committed; they held {@code bytes} (sum of
+   * {@link Chunk#footprint()}) and {@code records} in total. Frees that space, fires the commit and resume callbacks it allows.
    */
   public void committed(long seq, long bytes, long records) {
     List<Consumer<Throwable>> commits = new ArrayList<>();

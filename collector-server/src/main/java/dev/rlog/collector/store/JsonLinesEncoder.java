@@ -113,21 +113,20 @@ public final class JsonLinesEncoder {
 
   /** Appends one TCP record for {@code payload[off, off+len)}. */
   public void tcpRecord(byte[] quotedPeer, byte[] payload, int off, int len) {
+    int escaped = escapedLength(payload, off, len);
+    int body = escaped >= 0 ? escaped : (len + 2) / 3 * 4;
     ensure(RECV.length + recvText.length + TCP_PEER.length + quotedPeer.length
-        + PAYLOAD_B64.length + Math.max(len * 6, (len + 2) / 3 * 4) + END.length);
+        + PAYLOAD_B64.length + body + END.length);
     put(RECV);
     put(recvText);
     put(TCP_PEER);
     put(quotedPeer);
-    int mark = pos;
-    put(PAYLOAD);
-    int end = escape(payload, off, len, buf, pos);
-    if (end < 0) {
-      pos = mark;
+    if (escaped >= 0) {
+      put(PAYLOAD);
+      putEscaped(payload, off, len, escaped);
+    } else {
       put(PAYLOAD_B64);
       put(Base64.getEncoder().encode(Arrays.copyOfRange(payload, off, off + len)));
-    } else {
-      pos = end;
     }
     put(END);
     records++;
@@ -148,10 +147,11 @@ public final class JsonLinesEncoder {
       scratch = new byte[Math.max(len, scratch.length * 2)];
     }
     line.copyTo(scratch, 0);
+    int escaped = escapedLength(scratch, 0, len);
     ensure(RECV.length + recvText.length + GRPC.length + agentFields.length + LABEL.length
         + quotedLabel.length + TS.length + 32 + FID.length
         + (quotedFid == null ? 0 : quotedFid.length) + OFF.length + 20 + LINE.length
-        + len * 6 + END.length);
+        + (escaped >= 0 ? escaped : len * 3) + END.length);
     put(RECV);
     put(recvText);
     put(GRPC);
@@ -170,12 +170,13 @@ public final class JsonLinesEncoder {
       pos = putLong(offset, buf, pos);
     }
     put(LINE);
-    int end = escape(scratch, 0, len, buf, pos);
-    if (end < 0) {
-      // protobuf strings are UTF-8 by contract, but a peer may send invalid bytes: keep them.
-      end = escapeLossy(scratch, 0, len, buf, pos);
+    if (escaped >= 0) {
+      putEscaped(scratch, 0, len, escaped);
+    } else {
+      // protobuf strings are UTF-8 by contract, but a peer may send invalid bytes: each becomes
+      // U+FFFD (3 bytes, hence len * 3 above) so the record stays valid JSON.
+      pos = escapeLossy(scratch, 0, len, buf, pos);
     }
-    pos = end;
     put(END);
     records++;
   }
@@ -199,6 +200,74 @@ public final class JsonLinesEncoder {
     pos = 0;
     records = 0;
     return c;
+  }
+
+  /** Copies the bytes, escaped, whose escaped length {@link #escapedLength} computed. */
+  private void putEscaped(byte[] src, int off, int len, int escaped) {
+    if (escaped == len) {
+      System.arraycopy(src, off, buf, pos, len); // the common case: nothing to escape
+      pos += len;
+    } else {
+      pos = escape(src, off, len, buf, pos);
+    }
+  }
+
+  /**
+   * The length of {@code src[off, off+len)} once escaped, or -1 if it is not valid UTF-8. Plain
+   * printable ASCII, the bulk of log text, is skipped eight bytes at a time.
+   */
+  static int escapedLength(byte[] src, int off, int len) {
+    int end = off + len;
+    int i = off;
+    int out = len;
+    while (i < end) {
+      if (i + 8 <= end && isPlain8((long) LONG.get(src, i))) {
+        i += 8;
+        continue;
+      }
+      int b = src[i] & 0xff;
+      switch (CLASS[b]) {
+        case 0 -> i++;
+        case 1 -> {
+          out += escapeLength(b) - 1;
+          i++;
+        }
+        default -> {
+          int n = utf8SequenceLength(src, i, end);
+          if (n < 0) {
+            return -1;
+          }
+          i += n;
+        }
+      }
+    }
+    return out;
+  }
+
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGHS = 0x8080808080808080L;
+  private static final java.lang.invoke.VarHandle LONG =
+      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class,
+          java.nio.ByteOrder.LITTLE_ENDIAN);
+
+  /** True if none of the 8 bytes is a control char, quote, backslash or non-ASCII. */
+  private static boolean isPlain8(long v) {
+    long nonAscii = v & HIGHS;
+    long control = (v - ONES * 0x20) & ~v & HIGHS;
+    long quote = hasZero(v ^ (ONES * '"'));
+    long backslash = hasZero(v ^ (ONES * '\\'));
+    return (nonAscii | control | quote | backslash) == 0;
+  }
+
+  private static long hasZero(long x) {
+    return (x - ONES) & ~x & HIGHS;
+  }
+
+  private static int escapeLength(int b) {
+    return switch (b) {
+      case '"', '\\', '\n', '\r', '\t', '\b', '\f' -> 2;
+      default -> 6;
+    };
   }
 
   private void ensure(int more) {

@@ -214,7 +214,7 @@ public final class StoreWriter implements Service {
         IngestQueue.Entry entry = entries.get(i);
         Chunk chunk = entry.chunk();
         chunks.add(chunk);
-        bytes += chunk.length();
+        bytes += chunk.footprint();
         records += chunk.records();
         lastSeq = entry.seq();
       }

@@ -33,13 +33,15 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> Every field is owned by the channel's event loop. Queue callbacks arrive
  * on the store writer's thread and only re-schedule onto that loop.
  *
- * <p><b>Backpressure.</b> A refused chunk ({@link IngestQueue#FULL}) is kept and reading stops
- * ({@code autoRead=false}); so it does when the chunk was taken but the queue is now paused. When
- * the queue has room again the kept chunk is offered and reading resumes. Stopping reads is what
- * closes the TCP window and blocks the sender.
+ * <p><b>Backpressure.</b> A read that arrives while the queue is paused is kept raw (not
+ * decoded) and reading stops ({@code autoRead=false}); so it does when a chunk is refused
+ * ({@link IngestQueue#FULL}, kept encoded) or taken while the queue is now paused. When the queue
+ * has room again what is kept is decoded and offered in order and reading resumes. Stopping reads
+ * is what closes the TCP window and blocks the sender.
  *
- * <p><b>Bounds.</b> A paused connection holds one read's records, encoded: at most
- * {@code maxReadBytes} of input plus one record completed from earlier reads. One exception:
+ * <p><b>Bounds.</b> A paused connection holds one read: raw, at most {@code maxReadBytes}, or
+ * (only for the few reads in progress when the queue filled up) that read's records encoded,
+ * plus one incomplete record in the decoder. One exception:
  * once the peer has closed, Netty's epoll transport reads the socket to its end even with
  * {@code autoRead=false} (to see the EOF). Those reads are kept as one chunk each, offered in
  * order, so the queue's bound still holds; what the connection holds then is bounded by what
@@ -78,10 +80,11 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
   private int expansionPercent = INITIAL_EXPANSION_PERCENT;
 
   /**
-   * Chunks not handed over yet, oldest first: the one the queue refused, then (epoll only, after
-   * the peer closed) one per read that arrived while paused. Offered in order when there is room.
+   * What was read but not handed over yet, oldest first: an encoded {@link Chunk} the queue
+   * refused, or a raw read ({@code byte[]}) that arrived while the queue was paused (epoll keeps
+   * reading a paused socket once the peer closed, to see the EOF). Handed over in order.
    */
-  private final ArrayDeque<Chunk> held = new ArrayDeque<>();
+  private final ArrayDeque<Object> held = new ArrayDeque<>();
   /** Not reading because of backpressure (or closed and still holding records). */
   private boolean paused;
   /** A queue callback is registered and will call {@link #onRoom}. */
@@ -93,6 +96,7 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
   private boolean inactive;
   /** Nothing left to do: everything handed over (or shutdown took it) and the channel closed. */
   private boolean finished;
+  private boolean partialCounted;
 
   FrameIngestHandler(
       IngestQueue queue, Clock clock, TcpIngestMetrics metrics, int maxFrameLength,
@@ -134,36 +138,54 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
         return; // closing: what follows a bad header (or shutdown's hand-over) is not read
       }
       int n = buf.readableBytes();
+      if (paused || queue.isPaused()) {
+        // Above the high watermark (or already holding): keep this read as it came, not
+        // decoded. Raw bytes are the smallest form (encoded records are ~2x, up to ~20x for tiny
+        // records), so a paused connection holds at most one read of maxReadBytes.
+        byte[] raw = new byte[n];
+        buf.getBytes(buf.readerIndex(), raw);
+        held.addLast(raw);
+        pause();
+        return;
+      }
       readPayloadBytes = 0;
       encoder.receiveTime(clock.currentTimeMillis());
       encoder.reserve((int) Math.min(MAX_RESERVE, (long) n * expansionPercent / 100 + 256));
       FrameTooLargeException tooLarge = decode(buf, n);
-      if (!encoder.isEmpty()) {
-        metrics.recordsReceived(encoder.records(), readPayloadBytes);
-        expansionPercent = (int) Math.max(100,
-            Math.min(MAX_EXPANSION_PERCENT, (long) encoder.length() * 100 / Math.max(1, n)));
-        Chunk chunk = encoder.finish(List.of());
-        if (paused) {
-          // A read while paused (epoll drains the socket once the peer closed): kept as its own
-          // chunk, so each hand-over still respects the queue's bound.
-          held.addLast(trimmed(chunk));
-        } else if (!handOver(chunk)) {
-          held.addLast(trimmed(chunk));
-          pause();
-        }
+      Chunk chunk = finishRead(n);
+      if (chunk != null && !handOver(chunk)) {
+        held.addLast(trimmed(chunk));
+        pause();
       }
       if (!paused) {
         afterHandOver();
       }
       if (tooLarge != null) {
-        frameError = true;
-        metrics.frameTooLarge();
-        log.warn("closing TCP ingest connection from {}: record declares {} bytes, above the cap"
-            + " of {}", peer, tooLarge.declaredLength(), tooLarge.maxFrameLength());
-        ctx.close();
+        frameTooLarge(tooLarge);
       }
     } finally {
       buf.release();
+    }
+  }
+
+  /** The records the encoder holds from one read as a chunk (or null), with the metrics. */
+  private Chunk finishRead(int wireBytes) {
+    if (encoder.isEmpty()) {
+      return null;
+    }
+    metrics.recordsReceived(encoder.records(), readPayloadBytes);
+    expansionPercent = (int) Math.max(100,
+        Math.min(MAX_EXPANSION_PERCENT, (long) encoder.length() * 100 / Math.max(1, wireBytes)));
+    return encoder.finish(List.of());
+  }
+
+  private void frameTooLarge(FrameTooLargeException tooLarge) {
+    frameError = true;
+    metrics.frameTooLarge();
+    log.warn("closing TCP ingest connection from {}: record declares {} bytes, above the cap"
+        + " of {}", peer, tooLarge.declaredLength(), tooLarge.maxFrameLength());
+    if (!inactive) {
+      ctx.close();
     }
   }
 
@@ -207,10 +229,38 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Offers the held chunks in order. False when the queue refused one (it stays held). */
+  /**
+   * Offers what is held, in order, decoding kept raw reads on the way. False when the queue
+   * refused a chunk (it stays held, encoded, at the head).
+   */
   private boolean deliverHeld() {
     while (!held.isEmpty()) {
-      if (!handOver(held.peekFirst())) {
+      Object head = held.peekFirst();
+      if (head instanceof byte[] raw) {
+        held.removeFirst();
+        if (frameError) {
+          continue; // bytes after a bad header are never stored
+        }
+        readPayloadBytes = 0;
+        encoder.receiveTime(clock.currentTimeMillis());
+        encoder.reserve((int) Math.min(MAX_RESERVE,
+            (long) raw.length * expansionPercent / 100 + 256));
+        FrameTooLargeException tooLarge = null;
+        try {
+          decoder.decode(raw, 0, raw.length, sink);
+        } catch (FrameTooLargeException e) {
+          tooLarge = e;
+        }
+        Chunk chunk = finishRead(raw.length);
+        if (chunk != null) {
+          held.addFirst(trimmed(chunk));
+        }
+        if (tooLarge != null) {
+          frameTooLarge(tooLarge);
+        }
+        continue;
+      }
+      if (!handOver((Chunk) head)) {
         return false;
       }
       held.removeFirst();
@@ -315,12 +365,7 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     inactive = true;
-    int partial = decoder.bufferedBytes();
-    if (partial > 0 && !frameError) {
-      metrics.partialDropped(partial);
-      log.debug("TCP ingest connection from {} closed inside a record: {} bytes dropped", peer,
-          partial);
-    }
+    countPartialRecord();
     metrics.connectionClosed();
     log.debug("TCP ingest connection from {} closed", peer);
     if (paused && held.isEmpty()) {
@@ -365,8 +410,26 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void finish() {
+    countPartialRecord();
     finished = true;
     live.remove(this);
+  }
+
+  /**
+   * Once closed and every kept raw read is decoded: the bytes of an incomplete record left in
+   * the decoder are counted and dropped, never stored.
+   */
+  private void countPartialRecord() {
+    if (partialCounted || !inactive || held.stream().anyMatch(h -> h instanceof byte[])) {
+      return;
+    }
+    partialCounted = true;
+    int partial = decoder.bufferedBytes();
+    if (partial > 0 && !frameError) {
+      metrics.partialDropped(partial);
+      log.debug("TCP ingest connection from {} closed inside a record: {} bytes dropped", peer,
+          partial);
+    }
   }
 
   private static Chunk trimmed(Chunk c) {

@@ -107,7 +107,7 @@ class StoreWriterTest {
     await().atMost(Duration.ofSeconds(10)).until(gate::hasWaiter);
     assertThat(TestRecords.segments(dir)).allSatisfy(s -> assertThat(s).isEmptyFile());
     assertThat(ack).isNotDone();
-    assertThat(queue.queuedBytes()).isEqualTo(chunk.length()); // still counts against the bound
+    assertThat(queue.queuedBytes()).isEqualTo(chunk.footprint()); // still counts against the bound
     assertThat(writer.store().committedOffset("a", "f")).isEqualTo(-1);
 
     gate.release();

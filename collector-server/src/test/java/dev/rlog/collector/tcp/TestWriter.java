@@ -73,7 +73,7 @@ final class TestWriter implements AutoCloseable {
         long records = 0;
         for (IngestQueue.Entry e : batch) {
           parse(e.chunk());
-          bytes += e.chunk().length();
+          bytes += e.chunk().footprint();
           records += e.chunk().records();
           chunks.incrementAndGet();
         }
