@@ -33,6 +33,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -55,6 +57,9 @@ import org.slf4j.LoggerFactory;
 public final class Collector implements Service {
   private static final Logger log = LoggerFactory.getLogger(Collector.class);
   static final Duration GRPC_DRAIN_BOUND = Duration.ofSeconds(5);
+  static final Duration STEP_BOUND = Duration.ofSeconds(10);
+  /** Writing out a full queue (tens of MiB) takes well under a second on a working disk. */
+  static final Duration WRITER_DRAIN_BOUND = Duration.ofSeconds(60);
 
   private final CollectorConfig cfg;
   private final Clock clock;
@@ -231,46 +236,79 @@ public final class Collector implements Service {
   }
 
   private void doShutdown() throws Exception {
-    if (health != null) {
-      health.enterTerminalState();
-    }
-    if (grpc != null) {
-      grpc.shutdown(); // no new calls; running Send calls finish once their data is committed
-    }
-    if (tcp != null) {
-      tcp.shutdown().get(10, TimeUnit.SECONDS); // hands held chunks to the queue
-    }
-    Throwable storeError = null;
-    if (writer != null) {
-      try {
-        writer.shutdown().get(); // closes the queue, commits everything accepted
-      } catch (Exception e) {
-        storeError = e;
-        log.error("store did not close cleanly: {}", e.toString());
+    // Every step runs even if an earlier one failed: a stuck TCP hand-over must not keep the
+    // writer from committing what the queue already holds.
+    List<Throwable> errors = new ArrayList<>();
+    step(errors, "health", () -> {
+      if (health != null) {
+        health.enterTerminalState();
       }
-    } else if (store != null) {
-      store.close();
+    });
+    step(errors, "grpc stop accepting", () -> {
+      if (grpc != null) {
+        grpc.shutdown(); // no new calls; running Send calls finish once their data is committed
+      }
+    });
+    step(errors, "tcp hand-over", () -> {
+      if (tcp != null) {
+        tcp.shutdown().get(STEP_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    step(errors, "store drain", () -> {
+      if (writer != null) {
+        writer.shutdown().get(WRITER_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      } else if (store != null) {
+        store.close();
+      }
+    });
+    step(errors, "grpc drain", () -> {
+      if (grpc != null && !grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(),
+          TimeUnit.MILLISECONDS)) {
+        grpc.shutdownNow();
+        grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    step(errors, "grpc callbacks", () -> {
+      if (callbacks != null) {
+        callbacks.shutdown();
+        callbacks.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    step(errors, "housekeeping", () -> {
+      if (housekeeping != null) {
+        housekeeping.shutdownNow();
+      }
+    });
+    step(errors, "metrics", () -> {
+      if (metrics != null) {
+        metrics.close();
+      }
+    });
+    step(errors, "agent table", () -> {
+      if (agents != null) {
+        agents.close();
+      }
+    });
+    if (!errors.isEmpty()) {
+      IOException e = new IOException("collector did not stop cleanly");
+      errors.forEach(e::addSuppressed);
+      throw e;
     }
-    if (grpc != null && !grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(),
-        TimeUnit.MILLISECONDS)) {
-      grpc.shutdownNow();
-      grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
-    }
-    if (callbacks != null) {
-      callbacks.shutdown();
-      callbacks.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
-    }
-    if (housekeeping != null) {
-      housekeeping.shutdownNow();
-    }
-    if (metrics != null) {
-      metrics.close();
-    }
-    if (agents != null) {
-      agents.close();
-    }
-    if (storeError != null) {
-      throw new IOException("store failed", storeError);
+  }
+
+  private interface Step {
+    void run() throws Exception;
+  }
+
+  private static void step(List<Throwable> errors, String name, Step step) {
+    try {
+      step.run();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      errors.add(e);
+    } catch (Exception e) {
+      log.error("shutdown step '{}' failed: {}", name, e.toString());
+      errors.add(e);
     }
   }
 

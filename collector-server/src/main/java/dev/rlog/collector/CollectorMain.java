@@ -43,7 +43,7 @@ import sun.misc.Signal;
     subcommands = {CollectorMain.ProjectCommand.class, CollectorMain.AgentsCommand.class})
 public final class CollectorMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(CollectorMain.class);
-  static final Duration SHUTDOWN_BOUND = Duration.ofSeconds(20);
+  static final Duration SHUTDOWN_BOUND = Duration.ofSeconds(90);
 
   @Option(
       names = {"-c", "--config"},

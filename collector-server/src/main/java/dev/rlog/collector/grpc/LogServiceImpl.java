@@ -7,15 +7,17 @@ import dev.rlog.collector.flow.Chunk;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.store.JsonLinesEncoder;
 import dev.rlog.common.time.Clock;
-import dev.rlog.proto.log.Log;
-import dev.rlog.proto.log.LogBatch;
 import dev.rlog.proto.log.LogServiceGrpc;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -37,7 +39,15 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> gRPC delivers one call's messages serially; queue callbacks (resume,
  * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once.
  */
-public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
+public final class LogServiceImpl implements BindableService {
+  /**
+   * {@code log.LogService/Send} with the request kept as bytes ({@link RawLogBatch}): same name,
+   * same wire format as the generated descriptor, so every client works unchanged.
+   */
+  public static final MethodDescriptor<RawLogBatch, Empty> SEND_METHOD =
+      LogServiceGrpc.getSendMethod().toBuilder(RawLogBatch.MARSHALLER,
+          ProtoUtils.marshaller(Empty.getDefaultInstance())).build();
+
   private static final Logger log = LoggerFactory.getLogger(LogServiceImpl.class);
 
   private final IngestQueue queue;
@@ -59,7 +69,17 @@ public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
   }
 
   @Override
-  public StreamObserver<LogBatch> send(StreamObserver<Empty> responseObserver) {
+  public ServerServiceDefinition bindService() {
+    ServiceDescriptor service = ServiceDescriptor.newBuilder(LogServiceGrpc.SERVICE_NAME)
+        .setSchemaDescriptor(LogServiceGrpc.getServiceDescriptor().getSchemaDescriptor())
+        .addMethod(SEND_METHOD)
+        .build();
+    return ServerServiceDefinition.builder(service)
+        .addMethod(SEND_METHOD, ServerCalls.asyncClientStreamingCall(this::send))
+        .build();
+  }
+
+  StreamObserver<RawLogBatch> send(StreamObserver<Empty> responseObserver) {
     ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
     if (id == null) {
@@ -75,14 +95,17 @@ public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
   }
 
   /** One Send call: state touched by gRPC's serial delivery and by callbacks, hence synchronized. */
-  private final class SendCall implements StreamObserver<LogBatch> {
+  private final class SendCall implements StreamObserver<RawLogBatch> {
     private final ServerCallStreamObserver<Empty> call;
     private final String agent;
     private final byte[] agentFields;
     private final JsonLinesEncoder encoder = new JsonLinesEncoder(64 * 1024);
-    private final Map<String, byte[]> quoted = new HashMap<>();
+    private final LogBatchReader reader = new LogBatchReader();
+    private final QuotedStrings labels = new QuotedStrings();
+    private final QuotedStrings fileInstances = new QuotedStrings();
     private long lastSeq;
-    private LogBatch held;
+    private int expansionPercent = 200;
+    private RawLogBatch held;
     private boolean halfClosed;
     private boolean done;
 
@@ -95,7 +118,7 @@ public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
     }
 
     @Override
-    public synchronized void onNext(LogBatch batch) {
+    public synchronized void onNext(RawLogBatch batch) {
       if (done) {
         return;
       }
@@ -110,62 +133,71 @@ public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
     }
 
     /** Encodes and enqueues under the agent's lock; false if the queue is full (nothing kept). */
-    private boolean offer(LogBatch batch) {
+    private boolean offer(RawLogBatch batch) {
       try {
         return positions.withAgent(agent, p -> {
-          encoder.receiveTime(clock.currentTimeMillis());
-          long lineBytes = 0;
-          for (Log line : batch.getLogsList()) {
-            String fid = line.getFileInstance();
-            byte[] qfid = null;
-            if (!fid.isEmpty()) {
-              if (!p.admit(fid, line.getOffset())) {
-                counters.duplicatesSkipped.increment();
-                continue;
-              }
-              qfid = quoted(fid);
-            }
-            lineBytes += line.getLineBytes().size();
-            encoder.grpcRecord(agentFields, quoted(line.getLabel()), line.hasTimestamp(),
-                line.getTimestamp().getSeconds(), line.getTimestamp().getNanos(), qfid,
-                line.getOffset(), line.getLineBytes());
-          }
-          if (encoder.isEmpty()) {
-            p.rollback();
-            // Every line was stored before; ack only once whatever stored them is committed.
-            lastSeq = Math.max(lastSeq, queue.lastSeq());
-            return true;
-          }
-          int records = encoder.records();
-          Chunk chunk = encoder.finish(p.tentativePositions(agent));
-          long seq;
           try {
-            seq = queue.tryOffer(chunk);
+            return encodeAndOffer(batch, p);
           } catch (RuntimeException e) {
-            p.rollback();
+            p.rollback(); // nothing of this batch was handed over
             throw e;
           }
-          if (seq == IngestQueue.FULL) {
-            p.rollback();
-            return false;
-          }
-          p.commit();
-          lastSeq = seq;
-          counters.records.add(records);
-          counters.bytes.add(lineBytes);
-          return true;
         });
+      } catch (LogBatchReader.MalformedBatchException e) {
+        encoder.finish(List.of()); // drop the half-encoded batch
+        fail(Status.INVALID_ARGUMENT.withDescription("malformed LogBatch: " + e.getMessage()));
+        return true;
       } catch (IllegalStateException e) { // queue closed (shutting down) or store failed
         fail(Status.UNAVAILABLE.withDescription("collector cannot store now: " + e.getMessage()));
         return true;
       }
     }
 
-    private byte[] quoted(String s) {
-      if (quoted.size() > 1024) {
-        quoted.clear(); // bound the cache: labels and file instances of one call are few
+    private boolean encodeAndOffer(RawLogBatch batch, PositionFilter.AgentPositions p) {
+      encoder.receiveTime(clock.currentTimeMillis());
+      // one allocation of about the right size (the encoded batch is ~2x its wire size)
+      encoder.reserve((int) Math.min(Integer.MAX_VALUE - 64,
+          (long) batch.bytes().length * expansionPercent / 100 + 4096));
+      long lineBytes = 0;
+      byte[] buf = batch.bytes();
+      reader.reset(buf, 0, buf.length);
+      while (reader.next()) {
+        byte[] qfid = null;
+        if (reader.hasFileInstance()) {
+          QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
+              reader.fileInstanceLength());
+          if (!p.admit(fid.text, reader.offset())) {
+            counters.duplicatesSkipped.increment();
+            continue;
+          }
+          qfid = fid.quoted;
+        }
+        lineBytes += reader.lineLength();
+        encoder.grpcRecord(agentFields,
+            labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted,
+            reader.hasTimestamp(), reader.seconds(), reader.nanos(), qfid, reader.offset(),
+            buf, reader.lineOffset(), reader.lineLength());
       }
-      return quoted.computeIfAbsent(s, JsonLinesEncoder::quote);
+      if (encoder.isEmpty()) {
+        p.rollback();
+        // Every line was stored before; ack only once whatever stored them is committed.
+        lastSeq = Math.max(lastSeq, queue.lastSeq());
+        return true;
+      }
+      int records = encoder.records();
+      expansionPercent = (int) Math.min(1000,
+          10 + (long) encoder.length() * 100 / Math.max(1, batch.bytes().length));
+      Chunk chunk = encoder.finish(p.tentativePositions(agent));
+      long seq = queue.tryOffer(chunk);
+      if (seq == IngestQueue.FULL) {
+        p.rollback();
+        return false;
+      }
+      p.commit();
+      lastSeq = seq;
+      counters.records.add(records);
+      counters.bytes.add(lineBytes);
+      return true;
     }
 
     private synchronized void retryHeld() {
@@ -254,9 +286,9 @@ public final class LogServiceImpl extends LogServiceGrpc.LogServiceImplBase {
     }
   }
 
-  private static final class NoopObserver implements StreamObserver<LogBatch> {
+  private static final class NoopObserver implements StreamObserver<RawLogBatch> {
     @Override
-    public void onNext(LogBatch value) {}
+    public void onNext(RawLogBatch value) {}
 
     @Override
     public void onError(Throwable t) {}

@@ -133,7 +133,7 @@ public final class JsonLinesEncoder {
   }
 
   /**
-   * Appends one gRPC record.
+   * Appends one gRPC record whose line is {@code line[off, off+len)} (UTF-8 by contract).
    *
    * @param agentFields from {@link #grpcAgentFields}
    * @param quotedLabel from {@link #quote}
@@ -141,13 +141,8 @@ public final class JsonLinesEncoder {
    */
   public void grpcRecord(
       byte[] agentFields, byte[] quotedLabel, boolean hasTs, long tsSeconds, int tsNanos,
-      byte[] quotedFid, long offset, ByteString line) {
-    int len = line.size();
-    if (scratch.length < len) {
-      scratch = new byte[Math.max(len, scratch.length * 2)];
-    }
-    line.copyTo(scratch, 0);
-    int escaped = escapedLength(scratch, 0, len);
+      byte[] quotedFid, long offset, byte[] line, int off, int len) {
+    int escaped = escapedLength(line, off, len);
     ensure(RECV.length + recvText.length + GRPC.length + agentFields.length + LABEL.length
         + quotedLabel.length + TS.length + 32 + FID.length
         + (quotedFid == null ? 0 : quotedFid.length) + OFF.length + 20 + LINE.length
@@ -171,14 +166,27 @@ public final class JsonLinesEncoder {
     }
     put(LINE);
     if (escaped >= 0) {
-      putEscaped(scratch, 0, len, escaped);
+      putEscaped(line, off, len, escaped);
     } else {
-      // protobuf strings are UTF-8 by contract, but a peer may send invalid bytes: each becomes
-      // U+FFFD (3 bytes, hence len * 3 above) so the record stays valid JSON.
-      pos = escapeLossy(scratch, 0, len, buf, pos);
+      // A peer may send invalid UTF-8 in a string field: each bad byte becomes U+FFFD (3 bytes,
+      // hence len * 3 above) so the record stays valid JSON.
+      pos = escapeLossy(line, off, len, buf, pos);
     }
     put(END);
     records++;
+  }
+
+  /** {@link #grpcRecord(byte[], byte[], boolean, long, int, byte[], long, byte[], int, int)}. */
+  public void grpcRecord(
+      byte[] agentFields, byte[] quotedLabel, boolean hasTs, long tsSeconds, int tsNanos,
+      byte[] quotedFid, long offset, ByteString line) {
+    int len = line.size();
+    if (scratch.length < len) {
+      scratch = new byte[Math.max(len, scratch.length * 2)];
+    }
+    line.copyTo(scratch, 0);
+    grpcRecord(agentFields, quotedLabel, hasTs, tsSeconds, tsNanos, quotedFid, offset, scratch, 0,
+        len);
   }
 
   public int records() {

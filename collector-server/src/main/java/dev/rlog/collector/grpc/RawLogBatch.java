@@ -1,0 +1,47 @@
+package dev.rlog.collector.grpc;
+
+import io.grpc.KnownLength;
+import io.grpc.MethodDescriptor;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+
+/**
+ * A {@code log.LogBatch} as it came off the wire: its serialized bytes, read with
+ * {@link LogBatchReader} instead of being parsed into message objects. The wire contract is
+ * unchanged; only the collector's in-memory form differs.
+ */
+public record RawLogBatch(byte[] bytes) {
+
+  /** Marshaller for the Send method's request: keeps the bytes (one copy out of gRPC's buffers). */
+  public static final MethodDescriptor.Marshaller<RawLogBatch> MARSHALLER =
+      new MethodDescriptor.Marshaller<>() {
+        @Override
+        public InputStream stream(RawLogBatch value) {
+          return new ByteArrayInputStream(value.bytes);
+        }
+
+        @Override
+        public RawLogBatch parse(InputStream stream) {
+          try {
+            if (!(stream instanceof KnownLength)) {
+              return new RawLogBatch(stream.readAllBytes());
+            }
+            byte[] b = stream.readNBytes(stream.available()); // gRPC knows the message size
+            int more = stream.read();
+            if (more == -1) {
+              return new RawLogBatch(b);
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream(b.length * 2);
+            out.write(b);
+            out.write(more);
+            stream.transferTo(out);
+            return new RawLogBatch(out.toByteArray());
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        }
+      };
+}
