@@ -63,6 +63,20 @@ public final class CollectorMetrics implements AutoCloseable {
         grpc::pausedStreams);
     counter("rlog_tcp_frames_too_large_total",
         "TCP connections closed for a frame above the cap", tcp::framesTooLarge);
+    counter("rlog_tcp_partial_dropped_records_total",
+        "Incomplete frames at connection close (never stored)", tcp::partialRecordsDropped);
+    counter("rlog_tcp_records_dropped_total",
+        "TCP records received but lost because the store failed", tcp::recordsDropped);
+    counter("rlog_tcp_connection_errors_total", "TCP connections closed on an error",
+        tcp::connectionErrors);
+    counter("rlog_tcp_connections_total", "TCP connections accepted", tcp::connectionsOpened);
+    counter("rlog_queue_refused_offers_total",
+        "Chunks refused by a full queue (held by their producer)", queue::refusedOffers);
+    counter("rlog_store_write_retries_total",
+        "Store writes retried because the disk refused them (full); intake paused meanwhile",
+        writer::writeRetries);
+    counter("rlog_store_checkpoint_failures_total", "Position checkpoints that failed",
+        store::checkpointFailures);
     counter("rlog_tcp_partial_dropped_bytes_total",
         "Bytes of incomplete frames at connection close (never stored)",
         tcp::partialBytesDropped);

@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Failure.</b> An {@link IOException} from {@link #append} (disk full, I/O error) leaves
  * the store <em>failed</em>: it cuts the active segment back to its commit point where it can,
- * and refuses every later append; reopening (restart) recovers. Chunks committed into an earlier
+ * and refuses every later append until {@link #tryRecover()} confirms the cut (then the owner
+ * appends the uncommitted chunks again) or reopening (restart) recovers. Chunks committed into an earlier
  * segment during the failed call stay stored, with their positions raised, so a re-sent line is
  * still recognised.
  *
@@ -105,6 +106,7 @@ public final class SegmentStore implements Closeable {
   /** Whether the commit point or the positions moved since the last checkpoint. */
   private boolean dirty = true;
   private volatile Throwable failure;
+  private int lastAppendCommitted;
   private boolean closed;
 
   // Written by the owner thread only, read by metrics: volatile is enough for one writer.
@@ -260,6 +262,7 @@ public final class SegmentStore implements Closeable {
    */
   public void append(List<Chunk> chunks) throws IOException {
     checkWritable();
+    lastAppendCommitted = 0;
     int uncommitted = 0; // first chunk not yet behind the commit point
     try {
       int n = chunks.size();
@@ -322,6 +325,7 @@ public final class SegmentStore implements Closeable {
       }
     }
     committedSize = writtenSize;
+    lastAppendCommitted = to;
     if (to > from) {
       bytesWritten += bytes;
       recordsWritten += records;
@@ -363,6 +367,39 @@ public final class SegmentStore implements Closeable {
       }
     }
     writtenSize = committedSize;
+  }
+
+  /**
+   * How many chunks, from the start of the list, the last {@link #append} committed: all of them
+   * on success; after a failure, those that were committed into a segment rotated during the
+   * call. The rest are not stored and must be appended again.
+   */
+  public int lastAppendCommitted() {
+    return lastAppendCommitted;
+  }
+
+  /**
+   * After a failed append: if the active segment is back at its commit point (the uncommitted
+   * tail was cut), clears the failure so the owner can append the rest again once the cause (a
+   * full disk) is gone. Returns false when the store cannot go on in this process (the segment
+   * could not be cut, or a rotation failed half-way); then only a restart recovers it.
+   */
+  public boolean tryRecover() {
+    if (failure == null) {
+      return true;
+    }
+    try {
+      if (closed || !channel.isOpen() || channel.size() != committedSize
+          || channel.position() != committedSize) {
+        return false;
+      }
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+    failure = null;
+    buffer.clear();
+    writtenSize = committedSize;
+    return true;
   }
 
   private void checkWritable() throws IOException {

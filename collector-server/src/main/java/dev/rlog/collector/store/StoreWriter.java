@@ -23,11 +23,20 @@ import org.slf4j.LoggerFactory;
  * {@link FsyncPolicy#ALWAYS}), then reports it with {@link IngestQueue#committed}, which frees
  * the queue space and fires the commit callbacks (the acknowledgements). Every checkpoint
  * interval (injected {@link Clock}, default {@link #DEFAULT_CHECKPOINT_INTERVAL}) it writes the
- * positions checkpoint if anything was committed since the last one. It never sleeps: all
+ * positions checkpoint if anything was committed since the last one. It never sleeps (but to
+ * back off while the disk refuses writes, see below): all
  * waiting is on the queue. <b>Bounds:</b> one batch is at most what the queue holds, so memory
  * is bounded by the queue's capacity; a slow disk backs up into the queue, which pauses ingest.
  *
- * <p><b>Failure.</b> If the store throws (disk full, I/O error), the writer logs it and calls
+ * <p><b>Disk full.</b> If an append fails but the store could cut its active segment back to
+ * the commit point ({@link SegmentStore#tryRecover()}), the writer keeps the uncommitted chunks
+ * and tries them again with a backoff (100 ms doubling to 5 s). Nothing is dropped and nothing is
+ * acknowledged meanwhile: the queue stays full, so ingest stays paused (TCP senders block, gRPC
+ * streams stop being read) until the disk takes writes again. Counted in
+ * {@link #writeRetries()}.
+ *
+ * <p><b>Failure.</b> If the store cannot go on (the cut failed, a rotation failed half-way, or
+ * shutdown was requested during an outage), the writer logs it and calls
  * {@link IngestQueue#fail}: every commit waiter gets the error and every later offer throws, so
  * intake stops instead of dropping or acknowledging unstored data. The queue's failure is
  * permanent, so there is nothing left for the thread to do: it checkpoints the last good commit
@@ -51,6 +60,9 @@ public final class StoreWriter implements Service {
   public static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(2);
   /** Longest wait on the queue, so checkpoints and shutdown are noticed promptly. */
   static final long MAX_DRAIN_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+  /** Backoff between write attempts while the disk refuses writes (full). */
+  static final long RETRY_MIN_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  static final long RETRY_MAX_NANOS = TimeUnit.SECONDS.toNanos(5);
 
   private final IngestQueue queue;
   private final SegmentStore store;
@@ -67,6 +79,7 @@ public final class StoreWriter implements Service {
   private volatile boolean stopRequested;
   private volatile Throwable failure;
   private volatile long batches;
+  private volatile long writeRetries;
 
   public StoreWriter(IngestQueue queue, SegmentStore store, Clock clock) {
     this(queue, store, clock, DEFAULT_CHECKPOINT_INTERVAL, WriteGate.OPEN);
@@ -130,6 +143,11 @@ public final class StoreWriter implements Service {
   /** The store, for metrics (bytes, records, rotations, current segment). */
   public SegmentStore store() {
     return store;
+  }
+
+  /** Write attempts repeated because the store refused a write (disk full). */
+  public long writeRetries() {
+    return writeRetries;
   }
 
   /** Batches appended so far (one per drain that found chunks). */
@@ -205,26 +223,60 @@ public final class StoreWriter implements Service {
     }
   }
 
-  private void write() throws IOException {
-    long bytes = 0;
-    long records = 0;
-    long lastSeq = 0;
+  private void write() throws IOException, InterruptedException {
     try {
       for (int i = 0, n = entries.size(); i < n; i++) {
-        IngestQueue.Entry entry = entries.get(i);
-        Chunk chunk = entry.chunk();
-        chunks.add(chunk);
-        bytes += chunk.footprint();
-        records += chunk.records();
-        lastSeq = entry.seq();
+        chunks.add(entries.get(i).chunk());
       }
-      store.append(chunks);
+      int done = 0; // entries[0, done) are committed and acknowledged to the queue
+      long retryWait = RETRY_MIN_NANOS;
+      while (done < chunks.size()) {
+        List<Chunk> rest = chunks.subList(done, chunks.size());
+        try {
+          store.append(rest);
+          acknowledge(done, chunks.size());
+          done = chunks.size();
+          if (retryWait != RETRY_MIN_NANOS) {
+            log.info("store {} writes again; ingest resumes", store.directory());
+          }
+        } catch (IOException e) {
+          int committed = done + store.lastAppendCommitted();
+          acknowledge(done, committed);
+          done = committed;
+          if (stopRequested || !store.tryRecover()) {
+            throw e;
+          }
+          // Disk full (or a passing I/O error): keep the chunks, write nothing, and let the full
+          // queue stop intake (backpressure) instead of dropping records. Try again later.
+          writeRetries++;
+          if (retryWait == RETRY_MIN_NANOS) {
+            log.error("store {} cannot write ({}); ingest pauses until it can, retrying",
+                store.directory(), e.toString());
+          }
+          TimeUnit.NANOSECONDS.sleep(retryWait);
+          retryWait = Math.min(RETRY_MAX_NANOS, retryWait * 2);
+        }
+      }
     } finally {
       chunks.clear();
       entries.clear();
     }
     batches++;
-    queue.committed(lastSeq, bytes, records);
+  }
+
+  /** Tells the queue that entries [from, to) are committed. */
+  private void acknowledge(int from, int to) {
+    if (to <= from) {
+      return;
+    }
+    long bytes = 0;
+    long records = 0;
+    for (int i = from; i < to; i++) {
+      Chunk chunk = entries.get(i).chunk();
+      bytes += chunk.footprint();
+      records += chunk.records();
+    }
+    queue.committed(entries.get(to - 1).seq(), bytes, records);
   }
 
   private void checkpoint() {

@@ -204,7 +204,7 @@ class StoreWriterTest {
   }
 
   @Test
-  void storeFailureFailsTheQueueSoIntakeStops() throws Exception {
+  void aFullDiskPausesIntakeAndLosesNothingOnceItHasRoomAgain() throws Exception {
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
     SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults(), disk.opener(), 1 << 16);
     WriteGate.Manual gate = new WriteGate.Manual();
@@ -213,24 +213,55 @@ class StoreWriterTest {
     awaitDone(offer(good));
 
     gate.hold(); // so that both chunks go in one batch behind a full disk
-    disk.fillUpAfter(0);
-    CompletableFuture<Void> first = offer(tcpChunk("disk is full"));
-    CompletableFuture<Void> second = offer(grpcChunk("a", "f", 10, 1));
+    disk.fillUpAfter(10); // a short write, then "No space left on device"
+    Chunk first = tcpChunk("disk is full");
+    Chunk second = grpcChunk("a", "f", 10, 1);
+    CompletableFuture<Void> firstDone = offer(first);
+    CompletableFuture<Void> secondDone = offer(second);
     await().atMost(Duration.ofSeconds(10)).until(gate::hasWaiter);
     gate.release();
 
+    await().atMost(Duration.ofSeconds(10)).until(() -> writer.writeRetries() >= 2);
+    // nothing acknowledged, nothing half-written kept, intake still counts them as queued
+    assertThat(firstDone).isNotDone();
+    assertThat(secondDone).isNotDone();
+    assertThat(records(dir)).containsExactlyElementsOf(recordsOf(good));
+    assertThat(queue.queuedRecords()).isEqualTo(2);
+    assertThat(store.committedOffset("a", "f")).isZero();
+
+    disk.fillUpAfter(Long.MAX_VALUE); // room again
+    awaitDone(firstDone);
+    awaitDone(secondDone);
+    List<String> expected = new java.util.ArrayList<>(recordsOf(good));
+    expected.addAll(recordsOf(first));
+    expected.addAll(recordsOf(second));
+    assertThat(records(dir)).containsExactlyElementsOf(expected);
+    assertThat(store.committedOffset("a", "f")).isEqualTo(10);
+    assertThat(writer.failure()).isNull();
+  }
+
+  @Test
+  void aStoreThatCannotGoOnFailsTheQueueSoIntakeStops() throws Exception {
+    FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
+    SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults(), disk.opener(), 1 << 16);
+    WriteGate.Manual gate = new WriteGate.Manual();
+    start(store, gate);
+    Chunk good = grpcChunk("a", "f", 0, 1);
+    awaitDone(offer(good));
+
+    disk.fillUpAfter(0);
+    CompletableFuture<Void> first = offer(tcpChunk("disk is full"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> writer.writeRetries() >= 1);
+    // shutting down while the disk is still full: the writer gives up and fails the queue
+    CompletableFuture<Void> stopped = writer.shutdown();
+
     ExecutionException error = assertThrows(ExecutionException.class, () -> awaitDone(first));
     assertThat(error).hasRootCauseMessage("No space left on device");
-    assertThrows(ExecutionException.class, () -> awaitDone(second));
-    assertThrows(ExecutionException.class, () -> awaitDone(writer.terminated()));
+    assertThrows(ExecutionException.class, () -> awaitDone(stopped));
     assertThat(writer.failure()).isInstanceOf(IOException.class);
-    IllegalStateException refused =
-        assertThrows(IllegalStateException.class, () -> queue.tryOffer(tcpChunk("later")));
-    assertThat(refused).hasMessageContaining("store failed");
     // A waiter registering after the failure learns at once.
     CompletableFuture<Void> late = committed(queue.lastSeq());
     assertThat(late).isCompletedExceptionally();
-    assertThat(writer.shutdown()).isSameAs(writer.terminated()).isCompletedExceptionally();
     assertThat(store.isFailed()).isTrue();
     assertThat(records(dir)).containsExactlyElementsOf(recordsOf(good));
   }
