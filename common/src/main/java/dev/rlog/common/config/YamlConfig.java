@@ -20,6 +20,8 @@ import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
 
 /**
@@ -61,8 +63,14 @@ public final class YamlConfig {
     Object root;
     try {
       root = new Yaml(new SafeConstructor(new LoaderOptions())).load(text);
+    } catch (MarkedYAMLException e) {
+      // Only the problem and the position: the message's snippet of the offending line could
+      // show a secret (a project key) in logs.
+      Mark m = e.getProblemMark();
+      throw new ConfigException(file, null, "not valid YAML" + (m == null ? "" : " at line "
+          + (m.getLine() + 1) + ", column " + (m.getColumn() + 1)) + ": " + e.getProblem());
     } catch (YAMLException e) {
-      throw new ConfigException(file, null, "not valid YAML: " + e.getMessage());
+      throw new ConfigException(file, null, "not valid YAML");
     }
     if (root == null) {
       return new YamlConfig(file, "", new LinkedHashMap<>());

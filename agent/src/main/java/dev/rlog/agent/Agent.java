@@ -1,0 +1,199 @@
+package dev.rlog.agent;
+
+import dev.rlog.agent.auth.BearerTokenInterceptor;
+import dev.rlog.agent.auth.HostInfo;
+import dev.rlog.agent.auth.TokenManager;
+import dev.rlog.agent.batch.Batcher;
+import dev.rlog.agent.config.AgentConfig;
+import dev.rlog.agent.config.AgentState;
+import dev.rlog.agent.heartbeat.Heartbeat;
+import dev.rlog.agent.heartbeat.OshiSystemMetrics;
+import dev.rlog.agent.ship.Shipper;
+import dev.rlog.agent.ship.ShipperCounters;
+import dev.rlog.agent.tail.TailConfig;
+import dev.rlog.agent.tail.TailSource;
+import dev.rlog.agent.tail.fs.OffsetStore;
+import dev.rlog.agent.tail.fs.TailService;
+import dev.rlog.common.lifecycle.Service;
+import dev.rlog.common.time.Clock;
+import dev.rlog.proto.log.LogServiceGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent, wired: tail → batcher → shipper (one Send call at a time, positions committed on
+ * acknowledgement) plus heartbeat and the optional metrics endpoint.
+ *
+ * <p><b>Shutdown</b> (flush before closing what is downstream): stop reading files; the shipper
+ * flushes the batcher and sends what was read, waiting a bounded time for acknowledgements; the
+ * tailer then writes the acknowledged positions; heartbeat and the channel close last. Whatever
+ * was not acknowledged is read and sent again after the next start.
+ */
+public final class Agent implements Service {
+  private static final Logger log = LoggerFactory.getLogger(Agent.class);
+  /** Lines read but not yet sent are bounded by this many full batches (and 64 MiB). */
+  static final int BUFFERED_BATCHES = 40;
+  static final long MAX_BUFFERED_BYTES = 64L << 20;
+
+  private final AgentConfig config;
+  private final AgentState state;
+  private final String initialAccessToken;
+  private final Clock clock;
+  private final ShipperCounters counters = new ShipperCounters();
+
+  private ManagedChannel raw;
+  private TokenManager tokens;
+  private TailService tail;
+  private Shipper shipper;
+  private Heartbeat heartbeat;
+  private AgentMetrics metrics;
+  private CompletableFuture<Void> shutdown;
+
+  public Agent(AgentConfig config, AgentState state, String initialAccessToken, Clock clock) {
+    this.config = config;
+    this.state = state;
+    this.initialAccessToken = initialAccessToken;
+    this.clock = clock;
+  }
+
+  @Override
+  public synchronized void start() throws IOException {
+    raw = NettyChannelBuilder.forAddress(config.serverAddr().host(), config.serverAddr().port())
+        .usePlaintext()
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .maxInboundMessageSize(4 << 20)
+        .build();
+    tokens = TokenManager.open(raw, state, config.projectKey(), HostInfo.detect(), clock,
+        TokenManager.DEFAULT_DEADLINE, initialAccessToken);
+    Channel channel = ClientInterceptors.intercept(raw,
+        new BearerTokenInterceptor(tokens::currentAccessToken));
+
+    long bound = Math.min(MAX_BUFFERED_BYTES,
+        Math.max(config.batchMaxBytes(), BUFFERED_BATCHES * (long) config.batchSize() * 256));
+    bound = Math.max(bound, config.batchMaxBytes());
+    Shipper[] shipperRef = new Shipper[1];
+    TailService[] tailRef = new TailService[1];
+    Batcher batcher = new Batcher(new Batcher.Options(config.batchSize(), config.batchMaxBytes(),
+        config.flushInterval(), bound), clock, new Batcher.Listener() {
+          @Override
+          public void pollNeeded() {
+            if (shipperRef[0] != null) {
+              shipperRef[0].pollNeeded();
+            }
+          }
+
+          @Override
+          public void spaceAvailable() {
+            if (tailRef[0] != null) {
+              tailRef[0].wakeup();
+            }
+          }
+        });
+    shipper = new Shipper(batcher, LogServiceGrpc.newStub(channel), tokens,
+        ends -> ends.forEach((fid, end) -> tailRef[0].commit(fid, end)), clock,
+        Shipper.Options.defaults(), counters);
+    shipperRef[0] = shipper;
+    List<TailSource> sources = config.sources().stream()
+        .map(s -> new TailSource(s.label(), s.path())).toList();
+    TailConfig tailConfig = TailConfig.builder()
+        .maxLineBytes(config.maxLineBytes())
+        .startPosition(config.startAt() == AgentConfig.StartAt.END
+            ? TailConfig.StartPosition.END : TailConfig.StartPosition.BEGINNING)
+        .build();
+    tail = new TailService(sources, tailConfig, new OffsetStore(state.dir()), shipper, clock);
+    tailRef[0] = tail;
+    heartbeat = new Heartbeat(channel, tokens, new OshiSystemMetrics(), clock,
+        config.heartbeatInterval(), Heartbeat.DEFAULT_DEADLINE);
+
+    shipper.start();
+    tail.start();
+    heartbeat.start();
+    if (config.metrics().enabled()) {
+      metrics = new AgentMetrics(counters, tail, tokens);
+      metrics.start(config.metrics().host(), config.metrics().port());
+    }
+    log.info("agent started: {} sources, collector {}", sources.size(), config.serverAddr());
+  }
+
+  public ShipperCounters counters() {
+    return counters;
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> shutdown() {
+    if (shutdown == null) {
+      shutdown = CompletableFuture.runAsync(this::doShutdown,
+          r -> new Thread(r, "rlog-agent-shutdown").start());
+    }
+    return shutdown;
+  }
+
+  private void doShutdown() {
+    step("stop reading", () -> {
+      if (tail != null) {
+        tail.stopReading();
+      }
+    });
+    step("send what was read", () -> {
+      if (shipper != null) {
+        shipper.shutdown().get(Shipper.Options.defaults().drainTimeout().plusSeconds(5).toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
+    });
+    step("write positions", () -> {
+      if (tail != null) {
+        tail.shutdown().get(10, TimeUnit.SECONDS);
+      }
+    });
+    step("heartbeat", () -> {
+      if (heartbeat != null) {
+        heartbeat.shutdown().get(10, TimeUnit.SECONDS);
+      }
+    });
+    step("metrics", () -> {
+      if (metrics != null) {
+        metrics.close();
+      }
+    });
+    step("channel", () -> {
+      if (raw != null) {
+        raw.shutdown();
+        if (!raw.awaitTermination(5, TimeUnit.SECONDS)) {
+          raw.shutdownNow();
+        }
+      }
+    });
+  }
+
+  private interface Step {
+    void run() throws Exception;
+  }
+
+  private static void step(String name, Step s) {
+    try {
+      s.run();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      log.warn("shutdown step '{}' failed: {}", name, e.toString());
+    }
+  }
+
+  static Duration shutdownBound() {
+    return Shipper.Options.defaults().drainTimeout().plusSeconds(30);
+  }
+
+  Path stateDir() {
+    return state.dir();
+  }
+}

@@ -1,0 +1,85 @@
+package dev.rlog.agent;
+
+import dev.rlog.agent.auth.TokenManager;
+import dev.rlog.agent.ship.ShipperCounters;
+import dev.rlog.agent.tail.PositionsFile;
+import dev.rlog.agent.tail.fs.TailService;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.DoubleSupplier;
+
+/**
+ * The agent's Prometheus endpoint (off by default: {@code metrics.enabled} in agent.yaml). Values
+ * are read from the owners' counters and snapshots at scrape time.
+ */
+final class AgentMetrics implements AutoCloseable {
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private HTTPServer server;
+
+  AgentMetrics(ShipperCounters ship, TailService tail, TokenManager tokens) {
+    CounterWithCallback.builder().name("rlog_agent_lines_read_total")
+        .help("Lines read and handed to the shipper, per source").labelNames("source")
+        .callback(cb -> ship.linesRead().forEach((label, n) -> cb.call(n, label)))
+        .register(registry);
+    CounterWithCallback.builder().name("rlog_agent_lines_acked_total")
+        .help("Lines the collector acknowledged, per source").labelNames("source")
+        .callback(cb -> ship.linesAcked().forEach((label, n) -> cb.call(n, label)))
+        .register(registry);
+    GaugeWithCallback.builder().name("rlog_agent_bytes_behind")
+        .help("File size minus committed position, per source").labelNames("source")
+        .callback(cb -> bytesBehind(tail.committedPositions())
+            .forEach((label, n) -> cb.call(n, label)))
+        .register(registry);
+    gauge("rlog_agent_batches_in_flight", "Batches sent and not yet acknowledged",
+        ship::batchesInFlight);
+    counter("rlog_agent_send_retries_total", "Send calls that failed and were retried",
+        ship::retries);
+    counter("rlog_agent_send_calls_total", "Send calls started (new connections included)",
+        ship::calls);
+    counter("rlog_agent_token_refreshes_total", "Access tokens renewed by refresh",
+        tokens::refreshCount);
+    counter("rlog_agent_registrations_total", "Registrations made to renew tokens",
+        tokens::registrationCount);
+  }
+
+  private static java.util.Map<String, Long> bytesBehind(PositionsFile positions) {
+    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    for (PositionsFile.Entry e : positions.entries()) {
+      long size;
+      try {
+        Path p = Path.of(e.path());
+        size = Files.exists(p) ? Files.size(p) : e.committed();
+      } catch (IOException | RuntimeException ex) {
+        size = e.committed();
+      }
+      out.merge(e.label(), Math.max(0, size - e.committed()), Long::sum);
+    }
+    return out;
+  }
+
+  private void gauge(String name, String help, DoubleSupplier v) {
+    GaugeWithCallback.builder().name(name).help(help).callback(cb -> cb.call(v.getAsDouble()))
+        .register(registry);
+  }
+
+  private void counter(String name, String help, DoubleSupplier v) {
+    CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(v.getAsDouble()))
+        .register(registry);
+  }
+
+  void start(String host, int port) throws IOException {
+    server = HTTPServer.builder().hostname(host).port(port).registry(registry).buildAndStart();
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.close();
+    }
+  }
+}

@@ -1,0 +1,119 @@
+package dev.rlog.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The built agent ({@code agent/target/rlog-agent.jar}) as a separate process in its own working
+ * directory (which holds its {@code config/} and {@code state/}), with the JVM options ops get
+ * from {@code bin/rlog-agent}. {@link #close()} always ends it (SIGTERM, then SIGKILL).
+ */
+public final class AgentProcess implements AutoCloseable {
+  private final Path workDir;
+  private final Process process;
+
+  private AgentProcess(Path workDir, Process process) {
+    this.workDir = workDir;
+    this.process = process;
+  }
+
+  public static Path jar() {
+    Path collector = CollectorProcess.jar();
+    Path p = collector.getParent().getParent().getParent().resolve("agent/target/rlog-agent.jar");
+    if (!Files.exists(p)) {
+      throw new IllegalStateException(p + " not found: build it first with ./mvnw -DskipTests package");
+    }
+    return p;
+  }
+
+  public static Path jvmOptionsFile() {
+    return jar().getParent().getParent().getParent().resolve("config/agent.jvm.options");
+  }
+
+  /** Starts the agent in {@code workDir} with extra environment (SERVER_ADDR, PROJECT_KEY...). */
+  public static AgentProcess start(Path workDir, Map<String, String> env, List<String> args)
+      throws IOException {
+    Files.createDirectories(workDir);
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("@" + jvmOptionsFile());
+    cmd.add("-jar");
+    cmd.add(jar().toString());
+    cmd.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("agent.out").toFile()));
+    pb.environment().remove("SERVER_ADDR");
+    pb.environment().remove("PROJECT_KEY");
+    pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+    pb.environment().putAll(env);
+    return new AgentProcess(workDir, pb.start());
+  }
+
+  public Process process() {
+    return process;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public String output() throws IOException {
+    Path out = workDir.resolve("agent.out");
+    return Files.exists(out) ? Files.readString(out) : "";
+  }
+
+  /** Peak resident set size in KiB (Linux /proc), or -1. */
+  public long peakRssKiB() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  /** User + system CPU seconds used so far (Linux /proc), or -1. */
+  public double cpuSeconds() {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** SIGTERM, then the exit code (or -1 after SIGKILL past the bound). */
+  public int stop(Duration bound) throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      process.waitFor();
+      return -1;
+    }
+    return process.exitValue();
+  }
+
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      stop(Duration.ofSeconds(20));
+    }
+  }
+}
