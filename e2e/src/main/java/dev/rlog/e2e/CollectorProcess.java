@@ -35,6 +35,34 @@ public final class CollectorProcess implements AutoCloseable {
     this.ready = ready;
   }
 
+  /** A loopback port free right now (for a collector that must come back on the same port). */
+  public static int freePort() throws IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Every record in the store under {@code dataDir}, in write order. */
+  public static List<JsonNode> records(Path dataDir) throws IOException {
+    List<JsonNode> out = new ArrayList<>();
+    if (!Files.isDirectory(dataDir)) {
+      return out;
+    }
+    List<Path> segs;
+    try (java.util.stream.Stream<Path> s = Files.list(dataDir)) {
+      segs = s.filter(p -> p.toString().endsWith(".jsonl")).sorted().toList();
+    }
+    for (Path seg : segs) {
+      try (java.io.BufferedReader r = Files.newBufferedReader(seg)) {
+        for (String line; (line = r.readLine()) != null; ) {
+          out.add(JSON.readTree(line));
+        }
+      }
+    }
+    return out;
+  }
+
   /** The collector jar of this checkout. */
   public static Path jar() {
     Path p = Path.of(System.getProperty("rlog.collector.jar",
@@ -55,7 +83,7 @@ public final class CollectorProcess implements AutoCloseable {
     Files.createDirectories(workDir.resolve("config"));
     Path cfg = workDir.resolve("config/collector.yaml");
     String yaml = String.join("\n",
-        "grpc: {host: 127.0.0.1, port: 0}",
+        extraYaml.contains("grpc:") ? "" : "grpc: {host: 127.0.0.1, port: 0}",
         "metrics: {host: 127.0.0.1, port: 0}",
         extraYaml.contains("tcp:") ? "" : "tcp: {host: 127.0.0.1, port: 0}",
         extraYaml, "");

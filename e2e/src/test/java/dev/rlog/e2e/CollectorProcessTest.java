@@ -16,7 +16,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -29,7 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -110,23 +108,7 @@ class CollectorProcessTest {
   }
 
   private List<JsonNode> records() throws IOException {
-    List<JsonNode> out = new ArrayList<>();
-    Path data = dir.resolve("data");
-    if (!Files.isDirectory(data)) {
-      return out;
-    }
-    List<Path> segs;
-    try (Stream<Path> s = Files.list(data)) {
-      segs = s.filter(p -> p.toString().endsWith(".jsonl")).sorted().toList();
-    }
-    for (Path seg : segs) {
-      try (BufferedReader r = Files.newBufferedReader(seg)) {
-        for (String line; (line = r.readLine()) != null; ) {
-          out.add(JSON.readTree(line)); // throws on a torn or garbled record
-        }
-      }
-    }
-    return out;
+    return CollectorProcess.records(dir.resolve("data"));
   }
 
   private List<String> grpcLines() throws IOException {

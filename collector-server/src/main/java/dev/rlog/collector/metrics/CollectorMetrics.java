@@ -69,7 +69,7 @@ public final class CollectorMetrics implements AutoCloseable {
         "TCP records received but lost because the store failed", tcp::recordsDropped);
     counter("rlog_tcp_connection_errors_total", "TCP connections closed on an error",
         tcp::connectionErrors);
-    counter("rlog_tcp_connections_total", "TCP connections accepted", tcp::connectionsOpened);
+    counter("rlog_tcp_connections_accepted_total", "TCP connections accepted", tcp::connectionsOpened);
     counter("rlog_queue_refused_offers_total",
         "Chunks refused by a full queue (held by their producer)", queue::refusedOffers);
     counter("rlog_store_write_retries_total",
