@@ -41,9 +41,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class Agent implements Service {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
-  /** Lines read but not yet sent are bounded by this many full batches (and 64 MiB). */
-  static final int BUFFERED_BATCHES = 40;
-  static final long MAX_BUFFERED_BYTES = 64L << 20;
+  /**
+   * Lines read but not yet sent are bounded by this (or one batch, if larger); with one call's
+   * batches in flight (16 MiB) this is what sizes the agent's heap.
+   */
+  static final long MAX_BUFFERED_BYTES = 16L << 20;
 
   private final AgentConfig config;
   private final AgentState state;
@@ -78,9 +80,7 @@ public final class Agent implements Service {
     Channel channel = ClientInterceptors.intercept(raw,
         new BearerTokenInterceptor(tokens::currentAccessToken));
 
-    long bound = Math.min(MAX_BUFFERED_BYTES,
-        Math.max(config.batchMaxBytes(), BUFFERED_BATCHES * (long) config.batchSize() * 256));
-    bound = Math.max(bound, config.batchMaxBytes());
+    long bound = Math.max(MAX_BUFFERED_BYTES, config.batchMaxBytes());
     Shipper[] shipperRef = new Shipper[1];
     TailService[] tailRef = new TailService[1];
     Batcher batcher = new Batcher(new Batcher.Options(config.batchSize(), config.batchMaxBytes(),

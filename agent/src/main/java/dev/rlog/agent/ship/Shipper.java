@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Order, and why one call at a time.</b> The collector skips a line whose offset is at or
  * below the highest it stored for that file instance, so the batches of a file instance must
  * reach it in order. Two concurrent calls could be processed out of order, so there is one call
- * in flight, carrying up to {@code maxBatchesPerCall} batches pipelined on the stream (sent while
+ * in flight, carrying up to {@code maxBatchesPerCall} batches and {@code maxBytesPerCall} bytes
+ * pipelined on the stream (sent while
  * the stream {@code isReady()}). The call completes once the collector has committed all of it;
  * then every position it covers is committed ({@link PositionCommitter}) and the next call goes.
  *
@@ -62,10 +63,10 @@ public final class Shipper implements LineSink, Service {
   }
 
   /** Tuning of the shipping loop. */
-  public record Options(int maxBatchesPerCall, Duration callDeadline, Duration backoffMin,
-      Duration backoffMax, Duration drainTimeout) {
+  public record Options(int maxBatchesPerCall, long maxBytesPerCall, Duration callDeadline,
+      Duration backoffMin, Duration backoffMax, Duration drainTimeout) {
     public static Options defaults() {
-      return new Options(32, Duration.ofSeconds(60), Duration.ofMillis(200),
+      return new Options(64, 16L << 20, Duration.ofSeconds(60), Duration.ofMillis(200),
           Duration.ofSeconds(30), Duration.ofSeconds(10));
     }
   }
@@ -184,8 +185,7 @@ public final class Shipper implements LineSink, Service {
         return;
       }
       if (inFlight.isEmpty()) {
-        Batcher.Poll poll = batcher.poll(clock.nanoTime(), options.maxBatchesPerCall());
-        inFlight.addAll(poll.batches());
+        Batcher.Poll poll = takeReady(inFlight);
         if (inFlight.isEmpty()) {
           if (stopping && batcher.bufferedLines() == 0) {
             return; // everything read was acknowledged
@@ -216,6 +216,26 @@ public final class Shipper implements LineSink, Service {
       long jittered = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
       awaitStopOr(jittered);
       backoff = Math.min(options.backoffMax().toNanos(), backoff * 2);
+    }
+  }
+
+  /**
+   * Moves ready batches into {@code call}, oldest first, up to the call's batch and byte bounds
+   * (at least one batch), so one call's memory is bounded whatever the batch size.
+   */
+  private Batcher.Poll takeReady(List<Batcher.ReadyBatch> call) {
+    long bytes = 0;
+    while (true) {
+      Batcher.Poll poll = batcher.poll(clock.nanoTime(), 1);
+      if (poll.batches().isEmpty()) {
+        return poll;
+      }
+      Batcher.ReadyBatch b = poll.batches().get(0);
+      call.add(b);
+      bytes += b.bytes();
+      if (call.size() >= options.maxBatchesPerCall() || bytes >= options.maxBytesPerCall()) {
+        return poll;
+      }
     }
   }
 
