@@ -43,9 +43,9 @@ public final class Agent implements Service {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
   /**
    * Lines read but not yet sent are bounded by this (or one batch, if larger); with one call's
-   * batches in flight (16 MiB) this is what sizes the agent's heap.
+   * batches in flight (8 MiB) this is what sizes the agent's heap.
    */
-  static final long MAX_BUFFERED_BYTES = 16L << 20;
+  static final long MAX_BUFFERED_BYTES = 8L << 20;
 
   private final AgentConfig config;
   private final AgentState state;

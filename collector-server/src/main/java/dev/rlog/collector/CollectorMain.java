@@ -58,6 +58,9 @@ public final class CollectorMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (!Files.exists(config)) {
+      log.info("{} not found: using defaults", config);
+    }
     CollectorConfig cfg = loadConfig(true);
     CountDownLatch stop = new CountDownLatch(1);
     // Own handlers rather than a shutdown hook: the JVM would exit 143 after a hook, and ops
@@ -91,7 +94,7 @@ public final class CollectorMain implements Callable<Integer> {
 
   CollectorConfig loadConfig(boolean allowMissing) {
     if (allowMissing && !Files.exists(config)) {
-      log.info("{} not found: using defaults", config);
+      log.debug("{} not found: using defaults", config);
       return CollectorConfig.fromYaml(dev.rlog.common.config.YamlConfig.parse(config, ""));
     }
     return CollectorConfig.load(config);

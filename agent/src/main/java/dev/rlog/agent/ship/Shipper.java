@@ -66,7 +66,7 @@ public final class Shipper implements LineSink, Service {
   public record Options(int maxBatchesPerCall, long maxBytesPerCall, Duration callDeadline,
       Duration backoffMin, Duration backoffMax, Duration drainTimeout) {
     public static Options defaults() {
-      return new Options(64, 16L << 20, Duration.ofSeconds(60), Duration.ofMillis(200),
+      return new Options(64, 8L << 20, Duration.ofSeconds(60), Duration.ofMillis(200),
           Duration.ofSeconds(30), Duration.ofSeconds(10));
     }
   }

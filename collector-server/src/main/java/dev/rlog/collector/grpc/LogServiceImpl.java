@@ -36,6 +36,10 @@ import org.slf4j.LoggerFactory;
  * already accepted for that agent are skipped ({@link PositionFilter}); a batch made only of such
  * lines is acknowledged once the earlier chunk that stored them is committed.
  *
+ * <p><b>Decoding.</b> Requests stay bytes ({@link RawLogBatch}) and are read with
+ * {@link LogBatchReader}: no message objects per line; each line is copied once, into its store
+ * record. A malformed batch fails the call with {@code INVALID_ARGUMENT}; nothing of it is stored.
+ *
  * <p><b>Threading.</b> gRPC delivers one call's messages serially; queue callbacks (resume,
  * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once.
  */

@@ -1,9 +1,12 @@
 package dev.rlog.collector.grpc;
 
 import dev.rlog.collector.flow.Chunk;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * Per agent and file instance, the highest line offset handed to the store; a line at or below
@@ -27,7 +30,7 @@ public final class PositionFilter {
   }
 
   /** Runs {@code action} holding the agent's lock, with its positions. */
-  public <T> T withAgent(String agent, java.util.function.Function<AgentPositions, T> action) {
+  public <T> T withAgent(String agent, Function<AgentPositions, T> action) {
     AgentPositions p = agents.computeIfAbsent(agent, a -> new AgentPositions());
     synchronized (p) {
       return action.apply(p);
@@ -66,8 +69,8 @@ public final class PositionFilter {
     }
 
     /** The tentative marks as chunk positions, for the store's committed-position map. */
-    public java.util.List<Chunk.Position> tentativePositions(String agent) {
-      java.util.List<Chunk.Position> out = new java.util.ArrayList<>(tentative.size());
+    public List<Chunk.Position> tentativePositions(String agent) {
+      List<Chunk.Position> out = new ArrayList<>(tentative.size());
       tentative.forEach((fid, off) -> out.add(new Chunk.Position(agent, fid, off)));
       return out;
     }
