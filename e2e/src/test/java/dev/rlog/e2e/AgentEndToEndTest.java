@@ -17,6 +17,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class AgentEndToEndTest {
   private static final Duration WAIT = Duration.ofSeconds(120);
 
-  @TempDir Path dir;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS) Path dir; // kept on failure, for its logs
   private Path collectorDir;
   private Path agentDir;
   private Path logs;

@@ -77,6 +77,8 @@ public final class SourceTailer implements AutoCloseable {
   private final LineSink sink;
   private final RandomGenerator random;
   private final ByteBuffer readBuffer;
+  /** The first bytes of a file, re-read after each block to see that it is still the same file. */
+  private final ByteBuffer headBuffer;
   private final FileProbe probe;
   private final Map<String, TrackedFile> files = new LinkedHashMap<>();
   private final Map<String, Long> heldCopies = new HashMap<>();
@@ -120,6 +122,7 @@ public final class SourceTailer implements AutoCloseable {
     this.sink = sink;
     this.random = random;
     this.readBuffer = readBuffer;
+    this.headBuffer = ByteBuffer.allocate(config.fingerprintBytes());
     this.probe = new FileProbe(config.fingerprintBytes());
     long now = clock.nanoTime();
     this.lastRescanNanos = now;
@@ -257,6 +260,18 @@ public final class SourceTailer implements AutoCloseable {
       if (n <= 0) {
         return false;
       }
+      if (!sameHead(f)) {
+        // Truncated and written again past our position since we last looked (copytruncate
+        // under a fast writer): what was just read is the new content, at offsets that belong
+        // to a new instance. Drop it; the rescan sees the new first line and sorts it out (the
+        // old instance may go on in its copy, the file starts over from 0).
+        if (!f.atPath) {
+          markContentGone(f, now);
+        } else {
+          rescanRequested = true;
+        }
+        return false;
+      }
       f.lastGrowthNanos = now;
       bytesRead += n;
       long cutBefore = f.splitter.piecesCut();
@@ -272,6 +287,21 @@ public final class SourceTailer implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  /**
+   * Whether the file still starts with the first line its identity was taken from. Checked after
+   * each block read, so a block is only used if the file was still the same file when it was
+   * read (a new first line identical to the old one is the one case this cannot see).
+   */
+  private boolean sameHead(TrackedFile f) throws IOException {
+    if (!f.identity.hasFingerprint()) {
+      return true;
+    }
+    headBuffer.clear();
+    int len = FileProbe.readFully(f.channel, 0, headBuffer);
+    String now = FileIdentity.fingerprint(headBuffer.array(), len, config.fingerprintBytes());
+    return f.identity.fingerprint().equals(now);
   }
 
   private void maybeFlushPartial(TrackedFile f, long now) {

@@ -259,6 +259,34 @@ class SourceTailerTest {
     copytruncate(true);
   }
 
+  /**
+   * copytruncate under a fast writer: by the next read the file was truncated and written again
+   * past the old read position, with another first line. The new bytes must not be read as the
+   * old file's continuation, and the copy must still be finished from where reading was.
+   */
+  @Test
+  void truncatedAndRewrittenPastTheReadPositionIsNotReadAsTheOldFile() throws Exception {
+    Path log = logs.resolve("app.log");
+    try (Writer w = new Writer(log);
+        TailHarness h = new TailHarness(state, "app", logs.resolve("app.log*"))) {
+      w.lines("line-", 0, 100);
+      h.poll();
+      w.lines("line-", 100, 150); // written, not read yet
+      Files.copy(log, logs.resolve("app.log.1"));
+      truncate(log);
+      w.lines("new-", 0, 400); // far past the old read position before the tailer looks again
+      h.poll();
+      h.poll();
+      h.advance(Duration.ofSeconds(11)); // past copyGrace
+      h.poll();
+      h.poll();
+      assertThat(h.sink.texts(r -> r.text().startsWith("line-")))
+          .containsExactlyInAnyOrderElementsOf(range("line-", 0, 150));
+      assertThat(h.sink.texts(r -> r.text().startsWith("new-")))
+          .containsExactlyInAnyOrderElementsOf(range("new-", 0, 400));
+    }
+  }
+
   @Test
   void copyThatShowsUpAfterTheTruncationWasSeenIsStillContinued() throws Exception {
     Path log = logs.resolve("app.log");
