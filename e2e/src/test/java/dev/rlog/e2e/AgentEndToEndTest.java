@@ -240,9 +240,10 @@ class AgentEndToEndTest {
     createProject("app=" + logs.resolve("app.log"));
     startAgent();
     try (LogFileWriter app = new LogFileWriter(logs.resolve("app.log"), "app", 100)) {
-      // several rounds, each waiting for its lines, so the stream outlives many tokens
-      for (int round = 0; round < 5; round++) {
-        app.write(1000);
+      // rounds smaller than a batch, so each goes out on the 1 s flush interval: the stream
+      // outlives several 1 s tokens
+      for (int round = 0; round < 6; round++) {
+        app.write(100);
         awaitStored("app", app.written());
       }
       assertExactlyOnceInOrder("app", app.written());

@@ -82,6 +82,8 @@ public final class SourceTailer implements AutoCloseable {
   private final FileProbe probe;
   private final Map<String, TrackedFile> files = new LinkedHashMap<>();
   private final Map<String, Long> heldCopies = new HashMap<>();
+  /** Size of each held possible copy at the last scan: a copy still growing is being written. */
+  private final Map<String, Long> heldCopySizes = new HashMap<>();
   private final Set<String> warnedPaths = new HashSet<>();
   private volatile Set<String> openFileNames = Set.of();
   private boolean firstScanDone;
@@ -450,6 +452,7 @@ public final class SourceTailer implements AutoCloseable {
       considerNew(o, unclaimed, held, now);
     }
     heldCopies.keySet().retainAll(held);
+    heldCopySizes.keySet().retainAll(held);
     firstScanDone = true;
     publishOpenNames();
   }
@@ -517,7 +520,11 @@ public final class SourceTailer implements AutoCloseable {
     TrackedFile twin = liveTwin(o);
     if (twin != null) {
       long since = heldCopies.computeIfAbsent(o.path(), p -> now);
-      if (now - since < config.copyGrace().toNanos() && looksLikeCopy(twin, o)) {
+      Long sizeBefore = heldCopySizes.put(o.path(), o.size());
+      // Judge a copy only once it has stopped growing: while cp writes it, or while the twin
+      // is being truncated, a byte comparison can fail although it is the copy.
+      boolean settling = sizeBefore == null || sizeBefore != o.size();
+      if (now - since < config.copyGrace().toNanos() && (settling || looksLikeCopy(twin, o))) {
         held.add(o.path());
         return;
       }
@@ -554,6 +561,12 @@ public final class SourceTailer implements AutoCloseable {
   private boolean looksLikeCopy(TrackedFile twin, Observed o) {
     int n = (int) Math.min(COPY_COMPARE_BYTES, Math.min(o.size(), twin.sizeSeen));
     try {
+      if (twin.channel.size() < n) {
+        // The twin shrank since this scan observed it: it is being truncated (copytruncate)
+        // right now. Keep holding; the next scan sees the truncation and continues the twin's
+        // instance in this copy instead of reading the copy again from 0.
+        return true;
+      }
       return FileProbe.samePrefix(twin.channel, Path.of(o.path()), n);
     } catch (IOException e) {
       return true; // cannot tell yet; keep waiting until copyGrace
