@@ -43,7 +43,10 @@ public final class CollectorProcess implements AutoCloseable {
     }
   }
 
-  /** Every record in the store under {@code dataDir}, in write order. */
+  /**
+   * Every complete record in the store under {@code dataDir}, in write order (a line still being
+   * written is left out; any complete line that is not valid JSON throws).
+   */
   public static List<JsonNode> records(Path dataDir) throws IOException {
     List<JsonNode> out = new ArrayList<>();
     if (!Files.isDirectory(dataDir)) {
@@ -54,9 +57,13 @@ public final class CollectorProcess implements AutoCloseable {
       segs = s.filter(p -> p.toString().endsWith(".jsonl")).sorted().toList();
     }
     for (Path seg : segs) {
-      try (java.io.BufferedReader r = Files.newBufferedReader(seg)) {
-        for (String line; (line = r.readLine()) != null; ) {
-          out.add(JSON.readTree(line));
+      byte[] bytes = Files.readAllBytes(seg);
+      int start = 0;
+      // Only whole lines: a running collector may be in the middle of writing the last one.
+      for (int i = 0; i < bytes.length; i++) {
+        if (bytes[i] == '\n') {
+          out.add(JSON.readTree(new String(bytes, start, i - start, StandardCharsets.UTF_8)));
+          start = i + 1;
         }
       }
     }
