@@ -71,27 +71,12 @@ public final class AgentProcess implements AutoCloseable {
 
   /** Peak resident set size in KiB (Linux /proc), or -1. */
   public long peakRssKiB() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
-        if (line.startsWith("VmHWM:")) {
-          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]);
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
-    return -1;
+    return ProcStats.peakRssKiB(pid());
   }
 
   /** User + system CPU seconds used so far (Linux /proc), or -1. */
   public double cpuSeconds() {
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
+    return ProcStats.cpuSeconds(pid());
   }
 
   /** SIGTERM, then the exit code (or -1 after SIGKILL past the bound). */

@@ -188,37 +188,18 @@ public final class CollectorProcess implements AutoCloseable {
 
   /** Current resident set size in KiB (Linux /proc), or -1. */
   public long rssKiB() {
-    return procStatus("VmRSS:");
+    return ProcStats.rssKiB(pid());
   }
 
   /** Peak resident set size in KiB (Linux /proc), or -1. */
   public long peakRssKiB() {
-    return procStatus("VmHWM:");
+    return ProcStats.peakRssKiB(pid());
   }
 
-  private long procStatus(String field) {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
-        if (line.startsWith(field)) {
-          return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
-    return -1;
-  }
 
   /** User + system CPU seconds the process has used so far (Linux /proc), or -1. */
   public double cpuSeconds() {
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      // fields 14 and 15 of stat (utime, stime), counted after the ") " that ends the name
-      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
+    return ProcStats.cpuSeconds(pid());
   }
 
   /** Sum of all samples of a metric (any labels) from the Prometheus endpoint. */

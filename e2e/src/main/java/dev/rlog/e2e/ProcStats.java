@@ -1,0 +1,45 @@
+package dev.rlog.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Resource figures of a process from Linux {@code /proc}; -1 where they cannot be read. */
+final class ProcStats {
+  private ProcStats() {}
+
+  /** Current resident set size in KiB. */
+  static long rssKiB(long pid) {
+    return status(pid, "VmRSS:");
+  }
+
+  /** Peak resident set size in KiB. */
+  static long peakRssKiB(long pid) {
+    return status(pid, "VmHWM:");
+  }
+
+  /** User + system CPU seconds used so far. */
+  static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // utime and stime, fields 14 and 15 of stat, counted after the ") " that ends the name
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private static long status(long pid, String field) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+        if (line.startsWith(field)) {
+          return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
+  }
+}
