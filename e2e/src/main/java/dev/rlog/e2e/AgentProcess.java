@@ -3,24 +3,21 @@ package dev.rlog.e2e;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The built agent ({@code agent/target/rlog-agent.jar}) as a separate process in its own working
  * directory (which holds its {@code config/} and {@code state/}), with the JVM options ops get
  * from {@code bin/rlog-agent}. {@link #close()} always ends it (SIGTERM, then SIGKILL).
  */
-public final class AgentProcess implements AutoCloseable {
+public final class AgentProcess extends ChildProcess {
   private final Path workDir;
-  private final Process process;
 
   private AgentProcess(Path workDir, Process process) {
+    super(process);
     this.workDir = workDir;
-    this.process = process;
   }
 
   public static Path jar() {
@@ -56,49 +53,9 @@ public final class AgentProcess implements AutoCloseable {
     return new AgentProcess(workDir, pb.start());
   }
 
-  public Process process() {
-    return process;
-  }
-
-  public long pid() {
-    return process.pid();
-  }
-
   public String output() throws IOException {
     Path out = workDir.resolve("agent.out");
     return Files.exists(out) ? Files.readString(out) : "";
   }
 
-  /** Peak resident set size in KiB (Linux /proc), or -1. */
-  public long peakRssKiB() {
-    return ProcStats.peakRssKiB(pid());
-  }
-
-  /** User + system CPU seconds used so far (Linux /proc), or -1. */
-  public double cpuSeconds() {
-    return ProcStats.cpuSeconds(pid());
-  }
-
-  /** SIGTERM, then the exit code (or -1 after SIGKILL past the bound). */
-  public int stop(Duration bound) throws InterruptedException {
-    process.destroy();
-    if (!process.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS)) {
-      process.destroyForcibly();
-      process.waitFor();
-      return -1;
-    }
-    return process.exitValue();
-  }
-
-  public void kill() throws InterruptedException {
-    process.destroyForcibly();
-    process.waitFor();
-  }
-
-  @Override
-  public void close() throws InterruptedException {
-    if (process.isAlive()) {
-      stop(Duration.ofSeconds(20));
-    }
-  }
 }

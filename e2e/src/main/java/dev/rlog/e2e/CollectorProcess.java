@@ -21,17 +21,16 @@ import java.util.concurrent.TimeUnit;
  * process in its own working directory, on loopback ports it picks itself (port 0) and reports
  * through its ready file. {@link #close()} always ends the process (SIGTERM, then SIGKILL).
  */
-public final class CollectorProcess implements AutoCloseable {
+public final class CollectorProcess extends ChildProcess {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path workDir;
-  private final Process process;
   private final JsonNode ready;
   private final HttpClient http = HttpClient.newHttpClient();
 
   private CollectorProcess(Path workDir, Process process, JsonNode ready) {
+    super(process);
     this.workDir = workDir;
-    this.process = process;
     this.ready = ready;
   }
 
@@ -174,32 +173,8 @@ public final class CollectorProcess implements AutoCloseable {
     return ready.get("metrics_port").asInt();
   }
 
-  public long pid() {
-    return process.pid();
-  }
-
   public Path workDir() {
     return workDir;
-  }
-
-  public Process process() {
-    return process;
-  }
-
-  /** Current resident set size in KiB (Linux /proc), or -1. */
-  public long rssKiB() {
-    return ProcStats.rssKiB(pid());
-  }
-
-  /** Peak resident set size in KiB (Linux /proc), or -1. */
-  public long peakRssKiB() {
-    return ProcStats.peakRssKiB(pid());
-  }
-
-
-  /** User + system CPU seconds the process has used so far (Linux /proc), or -1. */
-  public double cpuSeconds() {
-    return ProcStats.cpuSeconds(pid());
   }
 
   /** Sum of all samples of a metric (any labels) from the Prometheus endpoint. */
@@ -217,27 +192,4 @@ public final class CollectorProcess implements AutoCloseable {
     return sum;
   }
 
-  /** Sends SIGTERM and waits up to {@code bound} for the exit code. */
-  public int stop(Duration bound) throws InterruptedException {
-    process.destroy(); // SIGTERM
-    if (!process.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS)) {
-      process.destroyForcibly();
-      process.waitFor();
-      return -1;
-    }
-    return process.exitValue();
-  }
-
-  /** SIGKILL, no chance to flush. */
-  public void kill() throws InterruptedException {
-    process.destroyForcibly();
-    process.waitFor();
-  }
-
-  @Override
-  public void close() throws InterruptedException {
-    if (process.isAlive()) {
-      stop(Duration.ofSeconds(20));
-    }
-  }
 }
