@@ -1,6 +1,5 @@
 package dev.rlog.collector.store;
 
-import com.google.protobuf.ByteString;
 import dev.rlog.collector.flow.Chunk;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -62,7 +61,6 @@ public final class JsonLinesEncoder {
   private long recvMillis = Long.MIN_VALUE;
   private final byte[] recvText = new byte[24];
   private final TimestampFormatter tsFormatter = new TimestampFormatter();
-  private byte[] scratch = new byte[256];
 
   public JsonLinesEncoder() {
     this(64 * 1024);
@@ -174,19 +172,6 @@ public final class JsonLinesEncoder {
     }
     put(END);
     records++;
-  }
-
-  /** {@link #grpcRecord(byte[], byte[], boolean, long, int, byte[], long, byte[], int, int)}. */
-  public void grpcRecord(
-      byte[] agentFields, byte[] quotedLabel, boolean hasTs, long tsSeconds, int tsNanos,
-      byte[] quotedFid, long offset, ByteString line) {
-    int len = line.size();
-    if (scratch.length < len) {
-      scratch = new byte[Math.max(len, scratch.length * 2)];
-    }
-    line.copyTo(scratch, 0);
-    grpcRecord(agentFields, quotedLabel, hasTs, tsSeconds, tsNanos, quotedFid, offset, scratch, 0,
-        len);
   }
 
   public int records() {

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.google.protobuf.ByteString;
 import dev.rlog.collector.flow.Chunk;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -15,6 +14,8 @@ import org.junit.jupiter.api.Test;
 class JsonLinesEncoderTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final byte[] PEER = JsonLinesEncoder.quote("127.0.0.1:4242");
+
+  private static final byte[] GET = "GET / 200 \"ok\"".getBytes(StandardCharsets.UTF_8);
 
   private static List<JsonNode> lines(Chunk c) throws Exception {
     String text = new String(c.bytes(), 0, c.length(), StandardCharsets.UTF_8);
@@ -85,11 +86,10 @@ class JsonLinesEncoderTest {
     enc.receiveTime(1_700_000_000_000L);
     byte[] agent = JsonLinesEncoder.grpcAgentFields("web", "u-1", "host\"1");
     enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), true, 1_700_000_000L, 123_456_789,
-        JsonLinesEncoder.quote("fid-1"), 4096, ByteString.copyFromUtf8("GET / 200 \"ok\""));
-    enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), false, 0, 0, null, 0,
-        ByteString.copyFromUtf8(""));
+        JsonLinesEncoder.quote("fid-1"), 4096, GET, 0, GET.length);
+    enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), false, 0, 0, null, 0, new byte[0], 0, 0);
     enc.grpcRecord(agent, JsonLinesEncoder.quote("app"), true, 1_700_000_001L, 5_000_000,
-        null, 0, ByteString.copyFrom(new byte[] {'a', (byte) 0xff, 'b'}));
+        null, 0, new byte[] {'x', 'a', (byte) 0xff, 'b', 'x'}, 1, 3);
     List<JsonNode> recs = lines(enc.finish(List.of(new Chunk.Position("u-1", "fid-1", 4096))));
 
     JsonNode r = recs.get(0);
