@@ -55,11 +55,29 @@ public final class RotationDetector {
     }
   }
 
-  /** A file a rescan saw; its fingerprint may be undecided (null). */
-  public record Observed(String path, FileIdentity identity, long size) {
+  /**
+   * A file a rescan saw; its fingerprint may be undecided (null). {@code matched}: its name
+   * matches the source's pattern (only matched files are started; any file may finish an
+   * instance). {@code compressed}: a gzip file, whose fingerprint is that of its decompressed
+   * bytes and whose size is the compressed size. {@code modifiedMillis}: its mtime, for reading
+   * the oldest first.
+   */
+  public record Observed(String path, FileIdentity identity, long size, boolean matched,
+      boolean compressed, long modifiedMillis) {
     public Observed {
       Objects.requireNonNull(path, "path");
       Objects.requireNonNull(identity, "identity");
+    }
+
+    /** A plain matched file. */
+    public Observed(String path, FileIdentity identity, long size) {
+      this(path, identity, size, true, false, 0);
+    }
+
+    /** The same file with its fingerprint decided. */
+    public Observed withFingerprint(String fingerprint) {
+      return new Observed(path, new FileIdentity(identity.fileKey(), fingerprint), size, matched,
+          compressed, modifiedMillis);
     }
   }
 
@@ -70,7 +88,58 @@ public final class RotationDetector {
    */
   public record Decision(Kind kind, Observed continueOn) {}
 
+  /**
+   * The other files of the directory, as the detector needs them: lookups by inode and by first
+   * line instead of a list, so a rescan of n files costs O(n), not O(n²). Implementations leave
+   * out the path being decided and the files that belong to other tracked instances.
+   */
+  public interface Siblings {
+    /** A file with this key (same inode) at another path, or null. */
+    Observed byKey(String fileKey);
+
+    /** The best copy candidate for {@code t} (see {@link #findCopy}), or null. */
+    Observed copyOf(Tracked t);
+
+    /** Without file keys: a file at another path that starts like {@code t}, or null. */
+    Observed sameStartElsewhere(Tracked t);
+  }
+
+  /** {@link Siblings} over a plain list (linear lookups); for small inputs and tests. */
+  public static Siblings siblings(List<Observed> others) {
+    return new Siblings() {
+      @Override
+      public Observed byKey(String fileKey) {
+        for (Observed o : others) {
+          if (fileKey != null && fileKey.equals(o.identity().fileKey())) {
+            return o;
+          }
+        }
+        return null;
+      }
+
+      @Override
+      public Observed copyOf(Tracked t) {
+        return findCopy(t, others);
+      }
+
+      @Override
+      public Observed sameStartElsewhere(Tracked t) {
+        for (Observed o : others) {
+          if (!o.path().equals(t.path()) && o.identity().sameStart(t.identity())) {
+            return o;
+          }
+        }
+        return null;
+      }
+    };
+  }
+
   public static Decision decide(Tracked t, Observed atPath, List<Observed> others) {
+    List<Observed> rest = others.stream().filter(o -> o != atPath).toList();
+    return decide(t, atPath, siblings(rest));
+  }
+
+  public static Decision decide(Tracked t, Observed atPath, Siblings others) {
     if (atPath != null && !atPath.path().equals(t.path())) {
       throw new IllegalArgumentException("atPath " + atPath.path() + " is not " + t.path());
     }
@@ -78,7 +147,7 @@ public final class RotationDetector {
       boolean replaced = !atPath.identity().sameStart(t.identity());
       boolean shrank = atPath.size() < t.readPosition() || atPath.size() < t.sizeSeen();
       if (replaced || shrank) {
-        Observed copy = findCopy(t, others);
+        Observed copy = others.copyOf(t);
         return copy != null
             ? new Decision(Kind.COPYTRUNCATED_COPY_SEEN, copy)
             : new Decision(Kind.TRUNCATED, null);
@@ -115,24 +184,18 @@ public final class RotationDetector {
     return hasKeys(t, o) ? !o.identity().sameKey(t.identity()) : !o.path().equals(t.path());
   }
 
-  private static Observed findMoved(Tracked t, List<Observed> others) {
-    for (Observed o : others) {
-      if (o.path().equals(t.path())) {
-        continue;
-      }
-      if (hasKeys(t, o) && o.identity().sameFile(t.identity())) {
+  private static Observed findMoved(Tracked t, Siblings others) {
+    String key = t.identity().fileKey();
+    if (key != null) {
+      Observed o = others.byKey(key);
+      if (o != null && !o.path().equals(t.path()) && o.identity().fileKey() != null
+          && o.identity().sameFile(t.identity())) {
         return o;
       }
+      return null;
     }
-    if (t.identity().fileKey() == null) {
-      // Without inodes a file at another path that starts the same is the best guess for a move.
-      for (Observed o : others) {
-        if (!o.path().equals(t.path()) && o.identity().sameStart(t.identity())) {
-          return o;
-        }
-      }
-    }
-    return null;
+    // Without inodes a file at another path that starts the same is the best guess for a move.
+    return others.sameStartElsewhere(t);
   }
 
   private static boolean holdsSameInode(Tracked t, Observed atPath) {

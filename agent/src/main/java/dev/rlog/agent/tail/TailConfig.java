@@ -32,6 +32,11 @@ public final class TailConfig {
   public static final Duration DEFAULT_SINK_RETRY = Duration.ofMillis(100);
   public static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(1);
   public static final int DEFAULT_MAX_BLOCKS_PER_POLL = 16;
+  /**
+   * Per source, like Filebeat's {@code harvester_limit}: enough for a host's live logs, small
+   * enough that open files and their buffers stay a few MiB.
+   */
+  public static final int DEFAULT_MAX_OPEN_FILES = 128;
 
   private final int blockBytes;
   private final int maxLineBytes;
@@ -44,6 +49,7 @@ public final class TailConfig {
   private final Duration sinkRetry;
   private final Duration checkpointInterval;
   private final int maxBlocksPerPoll;
+  private final int maxOpenFiles;
   private final StartPosition startPosition;
 
   private TailConfig(Builder b) {
@@ -58,6 +64,7 @@ public final class TailConfig {
     this.sinkRetry = positive("tail.sink_retry", b.sinkRetry);
     this.checkpointInterval = positive("tail.checkpoint_interval", b.checkpointInterval);
     this.maxBlocksPerPoll = atLeast("tail.max_blocks_per_poll", b.maxBlocksPerPoll, 1);
+    this.maxOpenFiles = atLeast("tail.max_open_files", b.maxOpenFiles, 1);
     this.startPosition = Objects.requireNonNull(b.startPosition, "tail.start_position");
     if (fingerprintBytes > blockBytes) {
       throw new IllegalArgumentException("tail.fingerprint_bytes (" + fingerprintBytes
@@ -136,6 +143,15 @@ public final class TailConfig {
     return maxBlocksPerPoll;
   }
 
+  /**
+   * At most this many files of one source are open at once. Files with unread bytes beyond that
+   * wait, rotated ones first, then oldest first; a caught-up file may be closed to make room and is
+   * opened again when it grows.
+   */
+  public int maxOpenFiles() {
+    return maxOpenFiles;
+  }
+
   public StartPosition startPosition() {
     return startPosition;
   }
@@ -167,6 +183,7 @@ public final class TailConfig {
     private Duration sinkRetry = DEFAULT_SINK_RETRY;
     private Duration checkpointInterval = DEFAULT_CHECKPOINT_INTERVAL;
     private int maxBlocksPerPoll = DEFAULT_MAX_BLOCKS_PER_POLL;
+    private int maxOpenFiles = DEFAULT_MAX_OPEN_FILES;
     private StartPosition startPosition = StartPosition.BEGINNING;
 
     private Builder() {}
@@ -223,6 +240,11 @@ public final class TailConfig {
 
     public Builder maxBlocksPerPoll(int v) {
       maxBlocksPerPoll = v;
+      return this;
+    }
+
+    public Builder maxOpenFiles(int v) {
+      maxOpenFiles = v;
       return this;
     }
 

@@ -2,6 +2,8 @@ package dev.rlog.agent.tail.fs;
 
 import dev.rlog.agent.tail.FileIdentity;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteOrder;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -10,14 +12,20 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Arrays;
+import java.util.zip.GZIPInputStream;
 
 /**
  * Small file-system reads the tailer needs: a file's key and size, the bytes its fingerprint
  * covers, and prefix comparison. Stateless apart from a scratch buffer; owner thread only.
  */
 final class FileProbe {
-  /** {@code fileKey} may be null (no inodes); size in bytes. */
-  record Stat(String fileKey, long size) {}
+  /** Names of compressed files: finished from (decompressed), never started. */
+  static boolean isGzip(Path fileName) {
+    return fileName.toString().endsWith(".gz");
+  }
+
+  /** {@code fileKey} may be null (no inodes); size in bytes; mtime in epoch millis. */
+  record Stat(String fileKey, long size, long modifiedMillis) {}
 
   private final int fingerprintBytes;
   private final ByteBuffer scratch;
@@ -39,7 +47,8 @@ final class FileProbe {
       return null;
     }
     Object key = a.fileKey();
-    return new Stat(key == null ? null : key.toString(), a.size());
+    return new Stat(key == null ? null : key.toString(), a.size(),
+        a.lastModifiedTime().toMillis());
   }
 
   /** The fingerprint of what the channel holds, or null if not decidable yet. */
@@ -55,6 +64,39 @@ final class FileProbe {
       return fingerprint(ch);
     } catch (NoSuchFileException e) {
       return null;
+    }
+  }
+
+  /**
+   * The fingerprint of the decompressed bytes of the gzip file at {@code p}, or null if not
+   * decidable (too short, gone, or not readable as gzip yet).
+   */
+  String gzipFingerprint(Path p) {
+    try (InputStream in = new GZIPInputStream(Files.newInputStream(p), 8192)) {
+      byte[] head = scratch.array();
+      int n = in.readNBytes(head, 0, fingerprintBytes);
+      return FileIdentity.fingerprint(head, n, fingerprintBytes);
+    } catch (IOException e) {
+      return null; // gone, still being written, or not gzip
+    }
+  }
+
+  /**
+   * The uncompressed size a gzip file declares in its trailer (ISIZE, modulo 2^32: exact for the
+   * single-member files logrotate's gzip writes, below 4 GiB), or -1 if it cannot be read.
+   */
+  static long gzipDeclaredSize(Path p, long compressedSize) {
+    if (compressedSize < 18) {
+      return -1; // smaller than an empty gzip member: still being written
+    }
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+      ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+      if (readFully(ch, compressedSize - 4, b) < 4) {
+        return -1;
+      }
+      return Integer.toUnsignedLong(b.getInt(0));
+    } catch (IOException e) {
+      return -1;
     }
   }
 

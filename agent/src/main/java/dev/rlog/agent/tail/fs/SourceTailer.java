@@ -1,14 +1,22 @@
 package dev.rlog.agent.tail.fs;
 
 import dev.rlog.agent.tail.FileIdentity;
+import dev.rlog.agent.tail.InstanceState;
 import dev.rlog.agent.tail.LineBatch;
 import dev.rlog.agent.tail.LineSink;
 import dev.rlog.agent.tail.LineSplitter;
 import dev.rlog.agent.tail.OffsetRegistry;
-import dev.rlog.agent.tail.RotationDetector;
-import dev.rlog.agent.tail.RotationDetector.Decision;
+import dev.rlog.agent.tail.RescanPlanner;
+import dev.rlog.agent.tail.RescanPlanner.Action;
+import dev.rlog.agent.tail.RescanPlanner.ContentGone;
+import dev.rlog.agent.tail.RescanPlanner.ContinueOnCopy;
+import dev.rlog.agent.tail.RescanPlanner.Drain;
+import dev.rlog.agent.tail.RescanPlanner.Follow;
+import dev.rlog.agent.tail.RescanPlanner.HeldCopy;
+import dev.rlog.agent.tail.RescanPlanner.Lost;
+import dev.rlog.agent.tail.RescanPlanner.Missing;
+import dev.rlog.agent.tail.RescanPlanner.Register;
 import dev.rlog.agent.tail.RotationDetector.Observed;
-import dev.rlog.agent.tail.RotationDetector.Tracked;
 import dev.rlog.agent.tail.TailConfig;
 import dev.rlog.agent.tail.TailSource;
 import dev.rlog.common.time.Clock;
@@ -29,43 +37,55 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Tails the files of one {@link TailSource} and hands their lines to a {@link LineSink}.
+ * Tails the files of one {@link TailSource} and hands their lines to a {@link LineSink}: the thin
+ * I/O shell around {@link RescanPlanner} (what a rescan means) and {@link InstanceState} (where
+ * each instance is in its life).
  *
- * <p>Driven by {@link #poll()}: a rescan when requested (watch events) or due (interval), then a
- * read of every open file from its position, in blocks of {@code blockBytes} into the shared
- * read buffer, split by a {@link LineSplitter} per file. Rescans classify each file with {@link
- * RotationDetector}: renamed files are read to their end through the channel kept open (until
- * idle for {@code drainIdle}) before the file now at the path is started from 0; truncated files
- * restart at 0 as a new instance; a matched copy of a truncated file (copytruncate) continues the
- * old instance from its position, under its id, instead of being read again; a new file that
- * starts like a file still being read waits up to {@code copyGrace} in case it is such a copy.
+ * <p>Driven by {@link #poll()}: a rescan when requested (watch events) or due (interval) lists the
+ * whole directory, asks the planner, performs its actions and gives free open slots to instances
+ * with unread bytes; then every open instance is read from its position, in blocks of {@code
+ * blockBytes} into the shared read buffer, split by its {@link LineSplitter}. Rotated instances
+ * (DRAINING) are read before the files at the watched paths, so an old file is finished before
+ * its successor overtakes it.
+ *
+ * <p>What the pattern matches is only what is <em>started</em>: an instance renamed to a name the
+ * pattern does not match, copied by copytruncate, or compressed to a {@code .gz} is found again in
+ * its directory (by inode, or by its first line) and read to its end, also when that happened
+ * while the agent was stopped. Only an instance whose file left the directory before it was read
+ * to its end loses lines, and those are counted ({@link Stats#lostBytesGone()}, {@link
+ * Stats#lostBytesTruncated()}) and logged with the path and the bytes.
  *
  * <p>Exactly once needs two more rules, both here: a new instance gets a fresh id (see {@link
  * FileIdentity#instanceId}) that is written to the positions file before its first line is
- * offered, and restarts resume from committed positions (instance found again by inode and
- * fingerprint; an inode holding another first line is a new file read from 0).
+ * offered, and restarts resume from committed positions.
+ *
+ * <p><b>Bounds.</b> At most {@code maxOpenFiles} files open (rotated instances first, then the
+ * oldest; a caught-up file is closed to make room and opened again when it grows). While any file
+ * of the tail thread holds a batch the sink refused ({@link ReadGate}), nothing new is read, so at
+ * most one refused batch waits. Per open file: the splitter's partial line (at most {@code
+ * maxLineBytes + 2}); the read buffer is shared. A rescan costs O(files in the directory): map
+ * lookups by path and inode, fingerprints only for files whose size or mtime changed.
  *
  * <p>Threading: not thread-safe; one owner thread calls everything except {@link #stats()} and
- * {@link #openFileNames()}, which any thread may read. Bounds and full sink: at most one refused
- * batch is held per file; while it is, nothing more is read from that file (the file is the
- * buffer). Memory per file: the splitter's partial line (at most {@code maxLineBytes + 2}) and
- * that batch; the read buffer is shared.
+ * {@link #openFileNames()}, which any thread may read.
  */
 public final class SourceTailer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SourceTailer.class);
   /** How much of a possible copy is compared with the file it seems to copy. */
   private static final int COPY_COMPARE_BYTES = 4096;
 
-  /** Counters; a snapshot, any thread. */
+  /** Counters and gauges; a snapshot, any thread. */
   public record Stats(String label, int trackedFiles, int openFiles, long linesRead,
       long bytesRead, long sinkRefusals, long piecesCut, long partialsFlushed, long truncations,
-      long rotations, long copiesContinued, long errors) {}
+      long rotations, long copiesContinued, long errors, long backlogBytes, long lostBytesGone,
+      long lostBytesTruncated) {}
 
   private final String label;
   private final Path dir;
@@ -77,40 +97,54 @@ public final class SourceTailer implements AutoCloseable {
   private final LineSink sink;
   private final RandomGenerator random;
   private final ByteBuffer readBuffer;
+  private final ReadGate gate;
   /** The first bytes of a file, re-read after each block to see that it is still the same file. */
   private final ByteBuffer headBuffer;
   private final FileProbe probe;
+  private final ContentProbe contentProbe = new ContentProbe();
   private final Map<String, TrackedFile> files = new LinkedHashMap<>();
-  private final Map<String, Long> heldCopies = new HashMap<>();
-  /** Size of each held possible copy at the last scan: a copy still growing is being written. */
-  private final Map<String, Long> heldCopySizes = new HashMap<>();
+  private Map<String, HeldCopy> heldCopies = Map.of();
   private final Set<String> warnedPaths = new HashSet<>();
+  private final Map<String, long[]> gzipSizes = new HashMap<>();
   private volatile Set<String> openFileNames = Set.of();
+  private volatile Stats stats;
   private boolean firstScanDone;
   /** END applies only to a source's first start: files that appear later, even while the agent
    *  was down, start at 0 so nothing written to them is missed. */
   private final boolean startAtEndOnFirstScan;
   private boolean rescanRequested = true;
   private boolean undurable;
+  private boolean slotFreed;
   private boolean dirMissingLogged;
   private long lastRescanNanos;
+  private long planDeadlineNanos = Long.MAX_VALUE;
 
-  private volatile long linesRead;
-  private volatile long bytesRead;
-  private volatile long sinkRefusals;
-  private volatile long piecesCut;
-  private volatile long partialsFlushed;
-  private volatile long truncations;
-  private volatile long rotations;
-  private volatile long copiesContinued;
-  private volatile long errors;
+  private long linesRead;
+  private long bytesRead;
+  private long sinkRefusals;
+  private long piecesCut;
+  private long partialsFlushed;
+  private long truncations;
+  private long rotations;
+  private long copiesContinued;
+  private long errors;
+  private long lostBytesGone;
+  private long lostBytesTruncated;
+
+  /** A tailer with a read gate of its own (tests, single-source use). */
+  public SourceTailer(TailSource source, TailConfig config, Clock clock, OffsetRegistry registry,
+      Checkpointer checkpointer, LineSink sink, RandomGenerator random, ByteBuffer readBuffer) {
+    this(source, config, clock, registry, checkpointer, sink, random, readBuffer, new ReadGate());
+  }
 
   /**
    * @param readBuffer a heap buffer of {@code config.blockBytes()}, shared by all tailers of the
    *     owner thread
+   * @param gate shared by all tailers of the owner thread
    */
-  public SourceTailer(TailSource source, TailConfig config, Clock clock, OffsetRegistry registry,
-      Checkpointer checkpointer, LineSink sink, RandomGenerator random, ByteBuffer readBuffer) {
+  SourceTailer(TailSource source, TailConfig config, Clock clock, OffsetRegistry registry,
+      Checkpointer checkpointer, LineSink sink, RandomGenerator random, ByteBuffer readBuffer,
+      ReadGate gate) {
     if (!readBuffer.hasArray() || readBuffer.capacity() < config.blockBytes()) {
       throw new IllegalArgumentException("readBuffer must be a heap buffer of blockBytes");
     }
@@ -124,6 +158,7 @@ public final class SourceTailer implements AutoCloseable {
     this.sink = sink;
     this.random = random;
     this.readBuffer = readBuffer;
+    this.gate = Objects.requireNonNull(gate, "gate");
     this.headBuffer = ByteBuffer.allocate(config.fingerprintBytes());
     this.probe = new FileProbe(config.fingerprintBytes());
     long now = clock.nanoTime();
@@ -131,12 +166,16 @@ public final class SourceTailer implements AutoCloseable {
     List<String> known = registry.idsOf(label);
     this.startAtEndOnFirstScan =
         config.startPosition() == TailConfig.StartPosition.END && known.isEmpty();
-    // Instances from the positions file start closed; the first rescan finds their files again.
+    // Instances from the positions file start closed; the first rescan finds their files again,
+    // wherever they are in the directory now.
     for (String id : known) {
-      TrackedFile f = new TrackedFile(id, label, registry.identity(id), Path.of(registry.path(id)),
+      Path p = Path.of(registry.path(id));
+      TrackedFile f = new TrackedFile(id, label, registry.identity(id), p,
           registry.readPosition(id), config.maxLineBytes(), now);
+      f.atMatchedPath = p.getFileName() != null && matcher.matches(p.getFileName());
       files.put(id, f);
     }
+    this.stats = computeStats();
   }
 
   public String label() {
@@ -178,29 +217,37 @@ public final class SourceTailer implements AutoCloseable {
       tryCheckpoint();
     }
     boolean more = false;
-    // Files no longer at their path first: the old file is read to its end before the new one.
-    List<TrackedFile> order = new ArrayList<>(files.values());
-    order.sort(Comparator.comparing((TrackedFile f) -> f.atPath));
-    for (TrackedFile f : order) {
-      more |= service(f, now);
+    // Rotated instances first: the old file is read to its end before the new one.
+    for (TrackedFile f : files.values()) {
+      if (f.state != InstanceState.READING && (f.isOpen() || f.pending != null)) {
+        more |= service(f, now);
+      }
+    }
+    for (TrackedFile f : files.values()) {
+      if (f.state == InstanceState.READING) {
+        more |= service(f, now);
+      }
+    }
+    if (slotFreed) {
+      slotFreed = false;
+      more |= assignSlots(now);
     }
     expire(now);
+    stats = computeStats();
     return nextDeadline(now, more);
   }
 
   public Stats stats() {
-    int open = 0;
-    for (TrackedFile f : files.values()) {
-      open += f.isOpen() ? 1 : 0;
-    }
-    return new Stats(label, files.size(), open, linesRead, bytesRead, sinkRefusals, piecesCut,
-        partialsFlushed, truncations, rotations, copiesContinued, errors);
+    return stats;
   }
 
   @Override
   public void close() {
     for (TrackedFile f : files.values()) {
       f.closeChannel();
+      if (f.isOpen()) {
+        f.state = InstanceState.DORMANT;
+      }
     }
     openFileNames = Set.of();
   }
@@ -214,20 +261,20 @@ public final class SourceTailer implements AutoCloseable {
         return false;
       }
       boolean more = false;
-      if (f.isOpen() && !f.ending && registry.isDurable(f.id)) {
-        more = read(f, now);
-        if (f.pending == null) {
+      boolean reading = f.state == InstanceState.READING || f.state == InstanceState.DRAINING;
+      if (reading && !gate.closed() && registry.isDurable(f.id)) {
+        more = f.gzip != null ? readGzip(f, now) : read(f, now);
+        if (f.pending == null && f.isOpen() && f.state != InstanceState.FINISHING) {
           maybeFlushPartial(f, now);
         }
-        if (!f.atPath && f.pending == null && !more
-            && now - f.lastGrowthNanos >= config.drainIdle().toNanos()) {
-          log.info("{}: {} is no longer at a watched path and idle for {}; closing it",
-              label, f.path, config.drainIdle());
-          f.ending = true;
+        if (f.state == InstanceState.DRAINING && f.pending == null && !more && drained(f, now)) {
+          log.info("{}: {} is read to its end{}; closing it", label, f.path,
+              f.gzip != null ? "" : " and idle for " + config.drainIdle());
+          f.state = InstanceState.FINISHING;
         }
       }
-      if (f.ending) {
-        finish(f);
+      if (f.state == InstanceState.FINISHING) {
+        finish(f, now);
       }
       return more;
     } catch (IOException e) {
@@ -238,11 +285,16 @@ public final class SourceTailer implements AutoCloseable {
     }
   }
 
+  private boolean drained(TrackedFile f, long now) {
+    return f.gzip != null ? f.gzip.ended()
+        : now - f.lastGrowthNanos >= config.drainIdle().toNanos();
+  }
+
   private boolean read(TrackedFile f, long now) throws IOException {
     for (int blocks = 0; blocks < config.maxBlocksPerPoll(); blocks++) {
       long size = f.channel.size();
       if (size < f.sizeSeen) {
-        if (!f.atPath) {
+        if (f.state == InstanceState.DRAINING) {
           markContentGone(f, now); // a file we only drain was truncated: nothing more to read
         } else {
           rescanRequested = true; // truncated, maybe rewritten: the rescan decides
@@ -267,28 +319,47 @@ public final class SourceTailer implements AutoCloseable {
         // under a fast writer): what was just read is the new content, at offsets that belong
         // to a new instance. Drop it; the rescan sees the new first line and sorts it out (the
         // old instance may go on in its copy, the file starts over from 0).
-        if (!f.atPath) {
+        if (f.state == InstanceState.DRAINING) {
           markContentGone(f, now);
         } else {
           rescanRequested = true;
         }
         return false;
       }
-      f.lastGrowthNanos = now;
-      bytesRead += n;
-      long cutBefore = f.splitter.piecesCut();
-      f.splitter.feed(readBuffer.array(), 0, n, f.builder.readAtMillis(clock.currentTimeMillis()));
-      piecesCut += f.splitter.piecesCut() - cutBefore;
-      long po = f.splitter.partialOffset();
-      if (po != f.partialOffset) {
-        f.partialOffset = po;
-        f.partialSinceNanos = now;
-      }
-      if (!f.builder.isEmpty() && !offer(f, f.builder.build())) {
+      if (!consume(f, n, now)) {
         return false;
       }
     }
     return true;
+  }
+
+  private boolean readGzip(TrackedFile f, long now) throws IOException {
+    for (int blocks = 0; blocks < config.maxBlocksPerPoll(); blocks++) {
+      int n = f.gzip.read(readBuffer.array(), readBuffer.capacity());
+      f.sizeSeen = Math.max(f.sizeSeen, f.gzip.position());
+      if (n <= 0) {
+        return false;
+      }
+      if (!consume(f, n, now)) {
+        return false;
+      }
+    }
+    return !f.gzip.ended();
+  }
+
+  /** Splits {@code n} bytes of the read buffer; false if the sink refused the lines. */
+  private boolean consume(TrackedFile f, int n, long now) {
+    f.lastGrowthNanos = now;
+    bytesRead += n;
+    long cutBefore = f.splitter.piecesCut();
+    f.splitter.feed(readBuffer.array(), 0, n, f.builder.readAtMillis(clock.currentTimeMillis()));
+    piecesCut += f.splitter.piecesCut() - cutBefore;
+    long po = f.splitter.partialOffset();
+    if (po != f.partialOffset) {
+      f.partialOffset = po;
+      f.partialSinceNanos = now;
+    }
+    return f.builder.isEmpty() || offer(f, f.builder.build());
   }
 
   /**
@@ -297,9 +368,6 @@ public final class SourceTailer implements AutoCloseable {
    * read (a new first line identical to the old one is the one case this cannot see).
    */
   private boolean sameHead(TrackedFile f) throws IOException {
-    if (!f.identity.hasFingerprint()) {
-      return true;
-    }
     headBuffer.clear();
     int len = FileProbe.readFully(f.channel, 0, headBuffer);
     String now = FileIdentity.fingerprint(headBuffer.array(), len, config.fingerprintBytes());
@@ -341,40 +409,70 @@ public final class SourceTailer implements AutoCloseable {
     }
     if (!taken) {
       sinkRefusals++;
+      if (!f.holdsGate) {
+        gate.hold();
+        f.holdsGate = true;
+      }
       return false;
     }
     f.pending = null;
+    if (f.holdsGate) {
+      gate.release();
+      f.holdsGate = false;
+    }
     registry.advanceRead(f.id, b.endPosition());
     linesRead += b.size();
     return true;
   }
 
   /** Deliver what is held, ship the partial line as it is, close. Retried until it completes. */
-  private void finish(TrackedFile f) {
+  private void finish(TrackedFile f, long now) {
     if (f.pending != null) {
       return;
     }
     if (f.splitter.hasPartial() && registry.isDurable(f.id)) {
+      if (gate.closed()) {
+        return;
+      }
       flushPartial(f);
       if (f.pending != null) {
         return;
       }
     }
+    close(f, f.afterFinish, now);
+  }
+
+  private void close(TrackedFile f, InstanceState next, long now) {
     f.closeChannel();
-    f.ending = false;
+    f.state = next;
+    f.afterFinish = InstanceState.DORMANT;
+    f.closedAtNanos = now;
+    slotFreed = true;
     publishOpenNames();
   }
 
   private void expire(long now) {
     long retention = config.retention().toNanos();
     files.values().removeIf(f -> {
-      if (f.isOpen() || f.pending != null || f.atPath || now - f.lastSeenNanos < retention) {
+      if (f.isOpen() || f.pending != null) {
         return false;
       }
-      if (!registry.forgetIfCommitted(f.id)) {
+      boolean contentGone = f.state == InstanceState.CONTENT_GONE;
+      boolean forget = f.lost
+          || (contentGone && now - f.lastSeenNanos >= retention)
+          || (f.state == InstanceState.DORMANT && !f.atMatchedPath && f.unreadBytes() == 0
+              && now - f.closedAtNanos >= retention);
+      if (!forget || !registry.forgetIfCommitted(f.id)) {
         return false;
       }
-      log.debug("{}: forgot {} (gone for {}, fully acknowledged)", label, f, config.retention());
+      if (contentGone && !f.lost && f.sizeSeen > f.emittedPosition()) {
+        long lost = f.sizeSeen - f.emittedPosition();
+        lostBytesTruncated += lost;
+        log.warn("{}: {} was truncated or rewritten at offset {} of {} and no copy of it appeared"
+            + " within {}: {} bytes of it were never read and are lost", label, f.path,
+            f.emittedPosition(), f.sizeSeen, config.retention(), lost);
+      }
+      log.debug("{}: forgot {}", label, f);
       return true;
     });
   }
@@ -384,26 +482,24 @@ public final class SourceTailer implements AutoCloseable {
       return now;
     }
     long retry = now + config.sinkRetry().toNanos();
-    long next = lastRescanNanos + config.rescanInterval().toNanos();
+    long retention = config.retention().toNanos();
+    long next = Math.min(lastRescanNanos + config.rescanInterval().toNanos(), planDeadlineNanos);
     if (undurable) {
       next = Math.min(next, retry);
     }
     for (TrackedFile f : files.values()) {
-      if (f.pending != null || f.ending) {
+      if (f.pending != null || f.state == InstanceState.FINISHING) {
         next = Math.min(next, retry);
       }
       if (f.isOpen() && f.partialOffset >= 0) {
         next = Math.min(next, f.partialSinceNanos + config.partialLineWait().toNanos());
       }
-      if (f.isOpen() && !f.atPath) {
+      if (f.state == InstanceState.DRAINING && f.gzip == null) {
         next = Math.min(next, f.lastGrowthNanos + config.drainIdle().toNanos());
       }
-      if (!f.isOpen() && !f.atPath && now - f.lastSeenNanos < config.retention().toNanos()) {
-        next = Math.min(next, f.lastSeenNanos + config.retention().toNanos());
+      if (f.state == InstanceState.CONTENT_GONE && now - f.lastSeenNanos < retention) {
+        next = Math.min(next, f.lastSeenNanos + retention);
       }
-    }
-    for (long since : heldCopies.values()) {
-      next = Math.min(next, since + config.copyGrace().toNanos());
     }
     // Something due that could not complete (sink full, not yet acknowledged): do not spin.
     return next <= now ? retry : next;
@@ -418,209 +514,234 @@ public final class SourceTailer implements AutoCloseable {
     if (seen == null) {
       return;
     }
-    Map<String, Observed> unclaimed = new LinkedHashMap<>();
-    for (Observed o : seen) {
-      unclaimed.put(o.path(), o);
-    }
-    List<TrackedFile> snapshot = new ArrayList<>(files.values());
-    for (TrackedFile f : snapshot) {
-      if (f.isOpen() && !f.contentGone) {
-        followOpen(f, unclaimed, now);
+    List<RescanPlanner.Instance> views = new ArrayList<>(files.size());
+    for (TrackedFile f : files.values()) {
+      if (!f.lost) {
+        views.add(f.view());
       }
     }
-    for (TrackedFile f : snapshot) {
-      if (!f.isOpen() && !f.contentGone) {
-        findClosed(f, unclaimed, now);
-      }
+    contentProbe.beginScan();
+    RescanPlanner.Plan plan = RescanPlanner.plan(views, seen, heldCopies, contentProbe,
+        !firstScanDone && startAtEndOnFirstScan, now, config.copyGrace(), config.copyGrace());
+    for (Action a : plan.actions()) {
+      apply(a, now);
     }
-    List<TrackedFile> gone = new ArrayList<>();
-    for (TrackedFile f : snapshot) {
-      if (f.contentGone) {
-        gone.add(f);
-      }
-    }
-    gone.sort(Comparator.comparingLong((TrackedFile f) -> f.lastSeenNanos).reversed());
-    for (TrackedFile f : gone) {
-      Observed copy = RotationDetector.findCopy(tracked(f, f.emittedPosition()),
-          unowned(unclaimed.values(), null));
-      if (copy != null) {
-        continueOn(f, copy, unclaimed, now);
-      }
-    }
-    Set<String> held = new HashSet<>();
-    for (Observed o : new ArrayList<>(unclaimed.values())) {
-      considerNew(o, unclaimed, held, now);
-    }
-    heldCopies.keySet().retainAll(held);
-    heldCopySizes.keySet().retainAll(held);
+    heldCopies = plan.held();
+    planDeadlineNanos = plan.nextDeadlineNanos();
+    contentProbe.retain(seen);
     firstScanDone = true;
+    assignSlots(now);
     publishOpenNames();
   }
 
-  private void followOpen(TrackedFile f, Map<String, Observed> unclaimed, long now) {
-    Observed at = unclaimed.get(f.path.toString());
-    Tracked t = tracked(f, f.consumedPosition());
-    Decision d = RotationDetector.decide(t, at, othersFor(f, at, unclaimed));
-    switch (d.kind()) {
-      case UNCHANGED, GREW -> seenAt(f, d.continueOn(), unclaimed, now);
-      case MOVED -> {
-        log.info("{}: {} moved to {}; following it", label, f.path, d.continueOn().path());
-        rotations++;
-        relocate(f, d.continueOn());
-        seenAt(f, d.continueOn(), unclaimed, now);
-      }
-      case TRUNCATED -> markContentGone(f, now);
-      case COPYTRUNCATED_COPY_SEEN -> continueOn(f, d.continueOn(), unclaimed, now);
-      case RENAMED, GONE -> {
-        if (f.atPath) {
-          log.info("{}: {} {}; reading it to its end through the open file", label, f.path,
-              d.kind() == RotationDetector.Kind.RENAMED ? "was replaced by another file" : "is gone");
-          rotations++;
-          // The writer may still be writing to the old file; give it drainIdle from now.
-          f.lastGrowthNanos = now;
-          f.atPath = false;
-        }
-      }
-      default -> throw new IllegalStateException(d.kind().toString());
+  private void apply(Action a, long now) {
+    if (a instanceof Follow fo) {
+      follow(files.get(fo.id()), fo.at(), fo.moved(), now);
+    } else if (a instanceof ContinueOnCopy c) {
+      continueOn(files.get(c.id()), c.copy(), now);
+    } else if (a instanceof Drain d) {
+      drain(files.get(d.id()), d.replaced(), now);
+    } else if (a instanceof ContentGone g) {
+      markContentGone(files.get(g.id()), now);
+    } else if (a instanceof Missing m) {
+      missing(files.get(m.id()), now);
+    } else if (a instanceof Lost l) {
+      lose(files.get(l.id()));
+    } else if (a instanceof Register r) {
+      register(r.file(), r.startAt(), now);
+    } else {
+      throw new IllegalStateException("unknown action " + a);
     }
   }
 
-  private void findClosed(TrackedFile f, Map<String, Observed> unclaimed, long now) {
-    Observed at = unclaimed.get(f.path.toString());
-    Tracked t = tracked(f, f.emittedPosition());
-    Decision d = RotationDetector.decide(t, at, othersFor(f, at, unclaimed));
-    switch (d.kind()) {
-      case UNCHANGED, GREW, MOVED -> {
-        if (reopen(f, d.continueOn(), f.emittedPosition())) {
-          log.info("{}: resuming {} at offset {}", label, f.path, f.emittedPosition());
-          relocate(f, d.continueOn());
-          seenAt(f, d.continueOn(), unclaimed, now);
-        }
+  private void follow(TrackedFile f, Observed at, boolean moved, long now) {
+    if (moved) {
+      rotations++;
+      if (f.atMatchedPath && !at.matched()) {
+        log.info("{}: {} was renamed to {}; reading it to its end there", label, f.path,
+            at.path());
+      } else {
+        log.info("{}: {} moved to {}; following it", label, f.path, at.path());
       }
-      case TRUNCATED -> markContentGone(f, now);
-      case COPYTRUNCATED_COPY_SEEN -> continueOn(f, d.continueOn(), unclaimed, now);
-      case RENAMED, GONE -> {
-        f.atPath = false;
-        if (inodeReused(f, unclaimed)) {
-          markContentGone(f, now);
-        }
-      }
-      default -> throw new IllegalStateException(d.kind().toString());
+      relocate(f, at);
+    }
+    f.atMatchedPath = at.matched();
+    f.lastSeenNanos = now;
+    f.missingSinceNanos = -1;
+    f.modifiedMillis = at.modifiedMillis();
+    f.sizeSeen = Math.max(f.sizeSeen, at.size());
+    if (f.state == InstanceState.READING && !at.matched()) {
+      f.state = InstanceState.DRAINING;
+      f.lastGrowthNanos = now; // the writer may still write to it; give it drainIdle from now
+    } else if (f.state == InstanceState.DRAINING && at.matched() && f.gzip == null) {
+      f.state = InstanceState.READING;
     }
   }
 
-  private void considerNew(Observed o, Map<String, Observed> unclaimed, Set<String> held,
-      long now) {
-    if (!o.identity().hasFingerprint()) {
-      return; // no complete first line yet: nothing to ship, identity not decidable
+  /** The instance goes on in another file (its copy, maybe compressed) from where it was. */
+  private void continueOn(TrackedFile f, Observed copy, long now) {
+    long resume = f.emittedPosition();
+    copiesContinued++;
+    log.info("{}: {} is the copy of {}{}; continuing {} at offset {}", label, copy.path(),
+        f.path, copy.compressed() ? " (compressed)" : " (copytruncate)", f.id, resume);
+    if (f.isOpen()) {
+      f.closeChannel();
+      slotFreed = true;
     }
-    if (ownerOfKey(o.identity().fileKey()) != null) {
-      return; // another name (hard link) of a file already tracked
-    }
-    TrackedFile twin = liveTwin(o);
-    if (twin != null) {
-      long since = heldCopies.computeIfAbsent(o.path(), p -> now);
-      Long sizeBefore = heldCopySizes.put(o.path(), o.size());
-      // Judge a copy only once it has stopped growing: while cp writes it, or while the twin
-      // is being truncated, a byte comparison can fail although it is the copy.
-      boolean settling = sizeBefore == null || sizeBefore != o.size();
-      if (now - since < config.copyGrace().toNanos() && (settling || looksLikeCopy(twin, o))) {
-        held.add(o.path());
-        return;
-      }
-      log.info("{}: {} starts like {} but is not its copytruncate copy; reading it from 0",
-          label, o.path(), twin.path);
-    }
-    long start = !firstScanDone && startAtEndOnFirstScan ? o.size() : 0;
-    FileChannel ch = openVerified(o);
-    if (ch == null) {
+    relocate(f, copy);
+    f.state = InstanceState.DORMANT;
+    f.afterFinish = InstanceState.DORMANT;
+    f.atMatchedPath = copy.matched() && !copy.compressed();
+    f.splitter = new LineSplitter(resume, config.maxLineBytes());
+    f.partialOffset = -1;
+    f.sizeSeen = copy.size();
+    f.modifiedMillis = copy.modifiedMillis();
+    f.lastSeenNanos = now;
+    f.missingSinceNanos = -1;
+    f.closedAtNanos = now;
+  }
+
+  private void drain(TrackedFile f, boolean replaced, long now) {
+    if (f.state != InstanceState.READING) {
       return;
     }
-    String id = newId(o.identity());
-    registry.register(id, label, o.identity(), o.path(), start);
-    TrackedFile f = new TrackedFile(id, label, o.identity(), Path.of(o.path()), start,
-        config.maxLineBytes(), now);
-    f.channel = ch;
-    files.put(id, f);
-    undurable = true;
-    seenAt(f, o, unclaimed, now);
-    log.info("{}: new file {} as {} from offset {}", label, o.path(), id, start);
-  }
-
-  /** An open file still being read that starts the same but is another file. */
-  private TrackedFile liveTwin(Observed o) {
-    for (TrackedFile f : files.values()) {
-      if (f.isOpen() && !f.contentGone
-          && RotationDetector.isCopyCandidate(tracked(f, f.consumedPosition()), o)) {
-        return f;
-      }
-    }
-    return null;
-  }
-
-  private boolean looksLikeCopy(TrackedFile twin, Observed o) {
-    int n = (int) Math.min(COPY_COMPARE_BYTES, Math.min(o.size(), twin.sizeSeen));
-    try {
-      if (twin.channel.size() < n) {
-        // The twin shrank since this scan observed it: it is being truncated (copytruncate)
-        // right now. Keep holding; the next scan sees the truncation and continues the twin's
-        // instance in this copy instead of reading the copy again from 0.
-        return true;
-      }
-      return FileProbe.samePrefix(twin.channel, Path.of(o.path()), n);
-    } catch (IOException e) {
-      return true; // cannot tell yet; keep waiting until copyGrace
-    }
+    log.info("{}: {} {}; reading it to its end through the open file", label, f.path,
+        replaced ? "was replaced by another file" : "is gone");
+    rotations++;
+    f.state = InstanceState.DRAINING;
+    f.atMatchedPath = false;
+    f.lastGrowthNanos = now; // the writer may still be writing to the old file
   }
 
   private void markContentGone(TrackedFile f, long now) {
     log.info("{}: {} was truncated or rewritten at offset {}; its file now starts over as a new "
         + "instance", label, f.path, f.consumedPosition());
     truncations++;
-    f.contentGone = true;
-    f.atPath = false;
+    f.atMatchedPath = false;
     f.lastSeenNanos = now;
-    f.ending = f.isOpen();
-  }
-
-  /** The instance goes on in another file (its copy) from where it was. */
-  private void continueOn(TrackedFile f, Observed copy, Map<String, Observed> unclaimed,
-      long now) {
-    long resume = f.emittedPosition();
-    if (!reopen(f, copy, resume)) {
-      return;
+    if (f.isOpen()) {
+      f.state = InstanceState.FINISHING;
+      f.afterFinish = InstanceState.CONTENT_GONE;
+    } else {
+      f.state = InstanceState.CONTENT_GONE;
     }
-    copiesContinued++;
-    log.info("{}: {} is the copy of {} (copytruncate); continuing {} at offset {}",
-        label, copy.path(), f.path, f.id, resume);
-    relocate(f, copy);
-    seenAt(f, copy, unclaimed, now);
   }
 
-  /** A closed instance's inode now holds a file with another first line. */
-  private boolean inodeReused(TrackedFile f, Map<String, Observed> unclaimed) {
-    for (Observed o : unclaimed.values()) {
-      if (o.identity().sameKey(f.identity) && !o.identity().sameStart(f.identity)) {
-        return true;
+  private void missing(TrackedFile f, long now) {
+    if (f.missingSinceNanos < 0) {
+      f.missingSinceNanos = now;
+      log.info("{}: {} (instance {}, read to offset {}) is not in {} any more; looking for it "
+          + "for {}", label, f.path, f.id, f.emittedPosition(), dir, config.copyGrace());
+    }
+  }
+
+  private void lose(TrackedFile f) {
+    long lost = f.unreadBytes();
+    f.lost = true;
+    if (lost > 0) {
+      lostBytesGone += lost;
+      log.warn("{}: {} left {} before it was read to its end: {} bytes after offset {} are lost",
+          label, f.path, dir, lost, f.consumedPosition());
+    } else {
+      log.info("{}: {} is gone from {}; forgetting instance {}", label, f.path, dir, f.id);
+    }
+  }
+
+  private void register(Observed o, long start, long now) {
+    String id = newId(o.identity());
+    registry.register(id, label, o.identity(), o.path(), start);
+    TrackedFile f = new TrackedFile(id, label, o.identity(), Path.of(o.path()), start,
+        config.maxLineBytes(), now);
+    f.atMatchedPath = true;
+    f.sizeSeen = Math.max(start, o.size());
+    f.modifiedMillis = o.modifiedMillis();
+    files.put(id, f);
+    undurable = true;
+    log.info("{}: new file {} as {} from offset {}", label, o.path(), id, start);
+  }
+
+  /**
+   * Gives open slots to closed instances with unread bytes: rotated ones first, then the oldest.
+   * When all slots are taken, caught-up files at watched paths are closed to make room (they are
+   * opened again when they grow). Returns true if it opened something.
+   */
+  private boolean assignSlots(long now) {
+    List<TrackedFile> waiting = new ArrayList<>();
+    int open = 0;
+    for (TrackedFile f : files.values()) {
+      if (f.isOpen()) {
+        open++;
+      } else if (f.state == InstanceState.DORMANT && !f.lost && f.unreadBytes() > 0) {
+        waiting.add(f);
       }
     }
-    return false;
-  }
-
-  /** Opens {@code o} for {@code f}, resuming at {@code position}; the held partial is reread. */
-  private boolean reopen(TrackedFile f, Observed o, long position) {
-    FileChannel ch = openVerified(o);
-    if (ch == null) {
+    if (waiting.isEmpty()) {
       return false;
     }
-    f.closeChannel();
-    f.channel = ch;
-    f.splitter = new LineSplitter(position, config.maxLineBytes());
+    waiting.sort(Comparator.comparing((TrackedFile f) -> f.atMatchedPath)
+        .thenComparingLong(f -> f.modifiedMillis));
+    List<TrackedFile> evictable = null;
+    int nextEvictable = 0;
+    boolean opened = false;
+    for (TrackedFile w : waiting) {
+      if (open >= config.maxOpenFiles()) {
+        if (evictable == null) {
+          evictable = new ArrayList<>();
+          for (TrackedFile f : files.values()) {
+            if (f.state == InstanceState.READING && f.pending == null && f.unreadBytes() == 0) {
+              evictable.add(f);
+            }
+          }
+          evictable.sort(Comparator.comparingLong(f -> f.lastGrowthNanos));
+        }
+        if (nextEvictable >= evictable.size()) {
+          break;
+        }
+        TrackedFile e = evictable.get(nextEvictable++);
+        log.debug("{}: closing caught-up {} to make room for {}", label, e.path, w.path);
+        close(e, InstanceState.DORMANT, now);
+        open--;
+      }
+      if (open(w, now)) {
+        open++;
+        opened = true;
+      }
+    }
+    slotFreed = false;
+    publishOpenNames();
+    return opened;
+  }
+
+  /** Opens a closed instance at its path, resuming where its lines were emitted. */
+  private boolean open(TrackedFile f, long now) {
+    long resume = f.emittedPosition();
+    boolean gz = FileProbe.isGzip(f.path.getFileName());
+    try {
+      if (gz) {
+        FileProbe.Stat s = FileProbe.stat(f.path);
+        if (s == null || !Objects.equals(s.fileKey(), f.identity.fileKey())
+            || !f.identity.fingerprint().equals(probe.gzipFingerprint(f.path))) {
+          rescanRequested = true;
+          return false;
+        }
+        f.gzip = GzipTail.open(f.path, resume, readBuffer.array());
+      } else {
+        FileChannel ch = openVerified(f.path, f.identity);
+        if (ch == null) {
+          return false;
+        }
+        f.channel = ch;
+      }
+    } catch (IOException e) {
+      errors++;
+      warnOnce(f.path.toString(), "cannot open", e);
+      return false;
+    }
+    f.splitter = new LineSplitter(resume, config.maxLineBytes());
     f.partialOffset = -1;
-    f.contentGone = false;
-    f.ending = false;
-    f.sizeSeen = o.size();
-    f.lastGrowthNanos = clock.nanoTime();
+    f.state = f.atMatchedPath && !gz ? InstanceState.READING : InstanceState.DRAINING;
+    f.lastGrowthNanos = now;
+    log.debug("{}: reading {} from offset {} ({})", label, f.path, resume, f.state);
     return true;
   }
 
@@ -631,23 +752,15 @@ public final class SourceTailer implements AutoCloseable {
     registry.relocate(f.id, f.identity, o.path());
   }
 
-  private void seenAt(TrackedFile f, Observed o, Map<String, Observed> unclaimed, long now) {
-    unclaimed.remove(o.path());
-    f.atPath = true;
-    f.lastSeenNanos = now;
-    f.sizeSeen = Math.max(f.sizeSeen, o.size());
-  }
-
-  /** Opens the observed file and checks it is still the observed one (no swap since the scan). */
-  private FileChannel openVerified(Observed o) {
-    Path p = Path.of(o.path());
+  /** Opens the file and checks it is still the expected one (no swap since the scan). */
+  private FileChannel openVerified(Path p, FileIdentity identity) {
     FileChannel ch = null;
     try {
       ch = FileChannel.open(p, StandardOpenOption.READ);
       FileProbe.Stat s = FileProbe.stat(p);
-      String key = o.identity().fileKey();
+      String key = identity.fileKey();
       boolean same = s != null && (key == null || key.equals(s.fileKey()))
-          && o.identity().fingerprint().equals(probe.fingerprint(ch));
+          && identity.fingerprint().equals(probe.fingerprint(ch));
       if (same) {
         return ch;
       }
@@ -656,7 +769,7 @@ public final class SourceTailer implements AutoCloseable {
       rescanRequested = true;
     } catch (IOException e) {
       errors++;
-      warnOnce(o.path(), "cannot open", e);
+      warnOnce(p.toString(), "cannot open", e);
     }
     if (ch != null) {
       try {
@@ -668,21 +781,28 @@ public final class SourceTailer implements AutoCloseable {
     return null;
   }
 
+  /**
+   * Every regular file of the directory (matched or not: any may finish an instance), sorted by
+   * path; null when the directory cannot be listed (nothing is decided then).
+   */
   private List<Observed> list() {
     List<Observed> out = new ArrayList<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
       dirMissingLogged = false;
       for (Path p : ds) {
-        if (!matcher.matches(p.getFileName())) {
-          continue;
-        }
+        Path name = p.getFileName();
+        boolean gz = FileProbe.isGzip(name);
         try {
           FileProbe.Stat s = FileProbe.stat(p);
           if (s == null) {
             continue;
           }
-          String fp = s.size() == 0 ? null : fingerprint(p, s.fileKey());
-          out.add(new Observed(p.toString(), new FileIdentity(s.fileKey(), fp), s.size()));
+          long size = gz ? gzipSize(p, s) : s.size();
+          if (size < 0) {
+            continue; // a gzip file still being written
+          }
+          out.add(new Observed(p.toString(), FileIdentity.undecided(s.fileKey()), size,
+              matcher.matches(name), gz, s.modifiedMillis()));
         } catch (IOException e) {
           errors++;
           warnOnce(p.toString(), "cannot inspect", e);
@@ -693,6 +813,7 @@ public final class SourceTailer implements AutoCloseable {
         log.warn("{}: directory {} does not exist (yet); watching for it", label, dir);
         dirMissingLogged = true;
       }
+      return null;
     } catch (IOException e) {
       errors++;
       log.warn("{}: cannot list {}", label, dir, e);
@@ -702,55 +823,17 @@ public final class SourceTailer implements AutoCloseable {
     return out;
   }
 
-  private String fingerprint(Path p, String fileKey) throws IOException {
-    TrackedFile owner = ownerOfKey(fileKey);
-    if (owner != null && owner.isOpen()) {
-      return probe.fingerprint(owner.channel); // same inode; saves an open
+  /** The declared uncompressed size, read once per (inode, size, mtime). */
+  private long gzipSize(Path p, FileProbe.Stat s) {
+    String k = p.toString();
+    long[] c = gzipSizes.get(k);
+    long keyHash = Objects.hashCode(s.fileKey());
+    if (c != null && c[0] == keyHash && c[1] == s.size() && c[2] == s.modifiedMillis()) {
+      return c[3];
     }
-    return probe.fingerprint(p);
-  }
-
-  private TrackedFile ownerOfKey(String fileKey) {
-    if (fileKey == null) {
-      return null;
-    }
-    for (TrackedFile f : files.values()) {
-      if (!f.contentGone && fileKey.equals(f.identity.fileKey())) {
-        return f;
-      }
-    }
-    return null;
-  }
-
-  /** Unclaimed files other than {@code at} that are not another tracked instance's file. */
-  private List<Observed> othersFor(TrackedFile f, Observed at, Map<String, Observed> unclaimed) {
-    List<Observed> out = new ArrayList<>();
-    for (Observed o : unowned(unclaimed.values(), f)) {
-      if (o != at) {
-        out.add(o);
-      }
-    }
-    return out;
-  }
-
-  private List<Observed> unowned(Iterable<Observed> obs, TrackedFile self) {
-    List<Observed> out = new ArrayList<>();
-    for (Observed o : obs) {
-      TrackedFile owner = ownerOfKey(o.identity().fileKey());
-      if (owner == null || owner == self) {
-        out.add(o);
-      }
-    }
-    return out;
-  }
-
-  /**
-   * The detector's view. The position is capped at the size last seen: an instance continued on
-   * a copy shorter than what was already read (lines written between copy and truncate) must not
-   * look truncated again and again.
-   */
-  private static Tracked tracked(TrackedFile f, long position) {
-    return new Tracked(f.path.toString(), f.identity, Math.min(position, f.sizeSeen), f.sizeSeen);
+    long declared = FileProbe.gzipDeclaredSize(p, s.size());
+    gzipSizes.put(k, new long[] {keyHash, s.size(), s.modifiedMillis(), declared});
+    return declared;
   }
 
   private String newId(FileIdentity identity) {
@@ -775,11 +858,25 @@ public final class SourceTailer implements AutoCloseable {
   private void publishOpenNames() {
     Set<String> names = new HashSet<>();
     for (TrackedFile f : files.values()) {
-      if (f.isOpen() && f.atPath) {
+      if (f.state == InstanceState.READING) {
         names.add(f.path.getFileName().toString());
       }
     }
     openFileNames = Set.copyOf(names);
+  }
+
+  private Stats computeStats() {
+    int open = 0;
+    long backlog = 0;
+    for (TrackedFile f : files.values()) {
+      open += f.isOpen() ? 1 : 0;
+      if (!f.lost && f.state != InstanceState.CONTENT_GONE && registry.contains(f.id)) {
+        backlog += Math.max(0, f.sizeSeen - registry.committedPosition(f.id));
+      }
+    }
+    return new Stats(label, files.size(), open, linesRead, bytesRead, sinkRefusals, piecesCut,
+        partialsFlushed, truncations, rotations, copiesContinued, errors, backlog, lostBytesGone,
+        lostBytesTruncated);
   }
 
   private void warnOnce(String path, String what, IOException e) {
@@ -791,5 +888,89 @@ public final class SourceTailer implements AutoCloseable {
   /** For tests: the instance ids this tailer tracks. */
   Set<String> trackedIds() {
     return Set.copyOf(files.keySet());
+  }
+
+  /** For tests: the state of each tracked instance. */
+  Map<String, InstanceState> states() {
+    Map<String, InstanceState> out = new LinkedHashMap<>();
+    files.forEach((id, f) -> out.put(id, f.state));
+    return out;
+  }
+
+  /**
+   * File contents for the planner: fingerprints remembered per (inode, size, mtime), so a quiet
+   * directory is not read again at every rescan; an open instance's file is fingerprinted
+   * through its channel.
+   */
+  private final class ContentProbe implements RescanPlanner.Probe {
+    private record Known(String fileKey, long size, long modifiedMillis, String fingerprint) {}
+
+    private final Map<String, Known> known = new HashMap<>();
+    private final Map<String, TrackedFile> openByKey = new HashMap<>();
+
+    void beginScan() {
+      openByKey.clear();
+      for (TrackedFile f : files.values()) {
+        if (f.channel != null && f.identity.fileKey() != null) {
+          openByKey.put(f.identity.fileKey(), f);
+        }
+      }
+    }
+
+    void retain(List<Observed> seen) {
+      if (known.size() > seen.size()) {
+        Set<String> paths = new HashSet<>();
+        for (Observed o : seen) {
+          paths.add(o.path());
+        }
+        known.keySet().retainAll(paths);
+        gzipSizes.keySet().retainAll(paths);
+      }
+    }
+
+    @Override
+    public String fingerprint(Observed o) {
+      String key = o.identity().fileKey();
+      Known k = known.get(o.path());
+      if (k != null && Objects.equals(k.fileKey(), key) && k.size() == o.size()
+          && k.modifiedMillis() == o.modifiedMillis()) {
+        return k.fingerprint();
+      }
+      String fp;
+      try {
+        if (o.compressed()) {
+          fp = probe.gzipFingerprint(Path.of(o.path()));
+        } else {
+          TrackedFile owner = key == null ? null : openByKey.get(key);
+          fp = owner != null ? probe.fingerprint(owner.channel) : probe.fingerprint(Path.of(o.path()));
+        }
+      } catch (IOException e) {
+        errors++;
+        warnOnce(o.path(), "cannot read", e);
+        return null;
+      }
+      known.put(o.path(), new Known(key, o.size(), o.modifiedMillis(), fp));
+      return fp;
+    }
+
+    @Override
+    public boolean samePrefix(String id, Observed o) {
+      TrackedFile twin = files.get(id);
+      if (twin == null || twin.channel == null) {
+        return true;
+      }
+      int n = (int) Math.min(COPY_COMPARE_BYTES, Math.min(o.size(), twin.sizeSeen));
+      try {
+        if (twin.channel.size() < n) {
+          // The twin shrank since this scan observed it: it is being truncated (copytruncate)
+          // right now. Keep holding; the next scan sees the truncation and continues the twin's
+          // instance in this copy instead of reading the copy again from 0.
+          return true;
+        }
+        return FileProbe.samePrefix(twin.channel, Path.of(o.path()), n);
+      } catch (IOException e) {
+        return true; // cannot tell yet; keep waiting until copyGrace
+      }
+    }
   }
 }

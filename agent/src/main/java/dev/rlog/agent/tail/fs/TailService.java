@@ -116,11 +116,13 @@ public final class TailService implements Service {
       registry = OffsetRegistry.restore(store.load());
       checkpointer = new Checkpointer(registry, store, clock, config.checkpointInterval());
       ByteBuffer readBuffer = ByteBuffer.allocate(config.blockBytes());
+      ReadGate gate = new ReadGate();
       SecureRandom random = new SecureRandom();
       List<SourceTailer> ts = new ArrayList<>();
       List<AtomicBoolean> flags = new ArrayList<>();
       for (TailSource s : sources) {
-        ts.add(new SourceTailer(s, config, clock, registry, checkpointer, sink, random, readBuffer));
+        ts.add(new SourceTailer(s, config, clock, registry, checkpointer, sink, random, readBuffer,
+            gate));
         flags.add(new AtomicBoolean(true));
       }
       tailers = List.copyOf(ts);

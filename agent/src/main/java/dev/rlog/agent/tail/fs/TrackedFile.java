@@ -1,55 +1,67 @@
 package dev.rlog.agent.tail.fs;
 
 import dev.rlog.agent.tail.FileIdentity;
+import dev.rlog.agent.tail.InstanceState;
 import dev.rlog.agent.tail.LineBatch;
 import dev.rlog.agent.tail.LineSplitter;
+import dev.rlog.agent.tail.RescanPlanner;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 
 /**
- * The tailer's state for one file instance. Owner thread only (its {@link SourceTailer}).
+ * The tailer's state for one file instance: its {@link InstanceState}, where it is, and what is
+ * open for it. Owner thread only (its {@link SourceTailer}).
  *
- * <p>Life: open at a matched path → (renamed away or deleted) open but draining → closed. A closed
- * instance is reopened when its file shows up again at a matched path (restart, move back) or
- * when a copy of it appears after its own inode was truncated ({@link #contentGone}).
+ * <p>Invariant: {@link #state} is open ({@link InstanceState#isOpen()}) exactly when {@link
+ * #channel} or {@link #gzip} is set.
  */
 final class TrackedFile {
   final String id;
   FileIdentity identity;
   Path path;
-  /** Null when closed. */
+  InstanceState state;
+  /** State to take after FINISHING: DORMANT, or CONTENT_GONE when its inode was rewritten. */
+  InstanceState afterFinish = InstanceState.DORMANT;
+  /** Open on a plain file, or null. */
   FileChannel channel;
-  /** Seen at a matched path in the last rescan. */
-  boolean atPath;
-  /** Its inode now holds other bytes (truncated or rewritten): never reopen it through its key. */
-  boolean contentGone;
-  /** Finish: deliver what is held, flush the partial line, close. */
-  boolean ending;
+  /** Open on a gzip copy, or null. */
+  GzipTail gzip;
+  /** Its last name matches the source's pattern: it stays known while it is there. */
+  boolean atMatchedPath;
+  /** Given up on: its file is gone; forgotten once what was read of it is acknowledged. */
+  boolean lost;
   long sizeSeen;
+  long modifiedMillis;
   LineSplitter splitter;
   final LineBatch.Builder builder;
   /** A batch the sink refused, offered again before anything else is read. */
   LineBatch pending;
+  /** It holds the tail thread's {@link ReadGate} (its pending batch was refused). */
+  boolean holdsGate;
   long partialOffset = -1;
   long partialSinceNanos;
   long lastGrowthNanos;
   long lastSeenNanos;
+  long closedAtNanos;
+  long missingSinceNanos = -1;
 
   TrackedFile(String id, String label, FileIdentity identity, Path path, long position,
       int maxLineBytes, long nowNanos) {
     this.id = id;
     this.identity = identity;
     this.path = path;
+    this.state = InstanceState.DORMANT;
     this.splitter = new LineSplitter(position, maxLineBytes);
     this.builder = new LineBatch.Builder(label, id, path.toString());
     this.sizeSeen = position;
     this.lastGrowthNanos = nowNanos;
     this.lastSeenNanos = nowNanos;
+    this.closedAtNanos = nowNanos;
   }
 
   boolean isOpen() {
-    return channel != null;
+    return state.isOpen();
   }
 
   /** End of everything emitted so far (shipped, pending or flushed): where a reread resumes. */
@@ -62,6 +74,17 @@ final class TrackedFile {
     return splitter.nextOffset();
   }
 
+  /** Bytes known to be in its file and not read yet. */
+  long unreadBytes() {
+    return Math.max(0, sizeSeen - consumedPosition());
+  }
+
+  RescanPlanner.Instance view() {
+    return new RescanPlanner.Instance(id, state, path.toString(), identity, consumedPosition(),
+        emittedPosition(), sizeSeen, missingSinceNanos);
+  }
+
+  /** Closes what is open; the caller sets the new state. */
   void closeChannel() {
     if (channel != null) {
       try {
@@ -71,10 +94,14 @@ final class TrackedFile {
       }
       channel = null;
     }
+    if (gzip != null) {
+      gzip.close();
+      gzip = null;
+    }
   }
 
   @Override
   public String toString() {
-    return id + "@" + path;
+    return id + "@" + path + "(" + state + ")";
   }
 }
