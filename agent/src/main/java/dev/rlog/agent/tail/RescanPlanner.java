@@ -208,8 +208,7 @@ public final class RescanPlanner {
       for (Instance i : gone) {
         Observed copy = siblingsOf(i).copyOf(i.tracked());
         if (copy != null) {
-          claimed.add(copy.path());
-          actions.add(new ContinueOnCopy(i.id(), copy));
+          continueOnCopy(i, copy);
         }
       }
       Map<String, HeldCopy> stillHeld = newFiles(held, startAtEnd, copyGrace);
@@ -227,10 +226,7 @@ public final class RescanPlanner {
       switch (d.kind()) {
         case UNCHANGED, GREW -> follow(i, d.continueOn(), false);
         case MOVED -> follow(i, d.continueOn(), true);
-        case COPYTRUNCATED_COPY_SEEN -> {
-          claimed.add(d.continueOn().path());
-          actions.add(new ContinueOnCopy(i.id(), d.continueOn()));
-        }
+        case COPYTRUNCATED_COPY_SEEN -> continueOnCopy(i, d.continueOn());
         case TRUNCATED -> contentGone(i);
         case RENAMED, GONE -> {
           if (i.state().isOpen()) {
@@ -245,8 +241,7 @@ public final class RescanPlanner {
           }
           Observed copy = siblingsOf(i).copyOf(t);
           if (copy != null) {
-            claimed.add(copy.path());
-            actions.add(new ContinueOnCopy(i.id(), copy));
+            continueOnCopy(i, copy);
             return;
           }
           long since = i.missingSinceNanos() >= 0 ? i.missingSinceNanos() : now;
@@ -258,6 +253,19 @@ public final class RescanPlanner {
           }
         }
         default -> throw new IllegalStateException(d.kind().toString());
+      }
+    }
+
+    /** The instance moves to the copy's inode; its old inode may be started as new. */
+    private void continueOnCopy(Instance i, Observed copy) {
+      claimed.add(copy.path());
+      actions.add(new ContinueOnCopy(i.id(), copy));
+      String key = i.identity().fileKey();
+      if (key != null) {
+        ownerByKey.remove(key, i.id());
+      }
+      if (copy.identity().fileKey() != null) {
+        ownerByKey.putIfAbsent(copy.identity().fileKey(), i.id());
       }
     }
 
