@@ -107,6 +107,7 @@ public final class Agent implements Service {
         .map(s -> new TailSource(s.label(), s.path())).toList();
     TailConfig tailConfig = TailConfig.builder()
         .maxLineBytes(config.maxLineBytes())
+        .maxOpenFiles(config.maxOpenFiles())
         .startPosition(config.startAt() == AgentConfig.StartAt.END
             ? TailConfig.StartPosition.END : TailConfig.StartPosition.BEGINNING)
         .build();

@@ -3,6 +3,7 @@ package dev.rlog.agent;
 import dev.rlog.agent.auth.TokenManager;
 import dev.rlog.agent.ship.ShipperCounters;
 import dev.rlog.agent.tail.PositionsFile;
+import dev.rlog.agent.tail.fs.SourceTailer;
 import dev.rlog.agent.tail.fs.TailService;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.DoubleSupplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The agent's Prometheus endpoint (off by default: {@code metrics.enabled} in agent.yaml). Values
@@ -35,6 +37,34 @@ final class AgentMetrics implements AutoCloseable {
         .callback(cb -> bytesBehind(tail.committedPositions())
             .forEach((label, n) -> cb.call(n, label)))
         .register(registry);
+    tailGauge(tail, "rlog_agent_backlog_bytes",
+        "Bytes in tailed files not yet acknowledged by the collector (as of the last look)",
+        SourceTailer.Stats::backlogBytes);
+    tailGauge(tail, "rlog_agent_open_files", "Files open for reading", SourceTailer.Stats::openFiles);
+    tailGauge(tail, "rlog_agent_tracked_files", "File instances known (open or not)",
+        SourceTailer.Stats::trackedFiles);
+    CounterWithCallback.builder().name("rlog_agent_lost_bytes_total")
+        .help("Bytes of tailed files that were gone before they were read: deleted (left the "
+            + "directory unread) or truncated (rewritten with no copy to continue from)")
+        .labelNames("source", "reason")
+        .callback(cb -> {
+          for (SourceTailer.Stats st : tail.stats()) {
+            cb.call(st.lostBytesGone(), st.label(), "deleted");
+            cb.call(st.lostBytesTruncated(), st.label(), "truncated");
+          }
+        })
+        .register(registry);
+    tailCounter(tail, "rlog_agent_rotations_total", "Rotations seen (renamed, moved, replaced)",
+        SourceTailer.Stats::rotations);
+    tailCounter(tail, "rlog_agent_truncations_total", "Files seen truncated or rewritten",
+        SourceTailer.Stats::truncations);
+    tailCounter(tail, "rlog_agent_copies_continued_total",
+        "Instances continued in their copytruncate or compressed copy",
+        SourceTailer.Stats::copiesContinued);
+    tailCounter(tail, "rlog_agent_lines_cut_total", "Pieces of over-long lines cut",
+        SourceTailer.Stats::piecesCut);
+    tailCounter(tail, "rlog_agent_tail_errors_total", "Read, open and listing errors",
+        SourceTailer.Stats::errors);
     gauge("rlog_agent_batches_in_flight", "Batches sent and not yet acknowledged",
         ship::batchesInFlight);
     counter("rlog_agent_send_retries_total", "Send calls that failed and were retried",
@@ -60,6 +90,20 @@ final class AgentMetrics implements AutoCloseable {
       out.merge(e.label(), Math.max(0, size - e.committed()), Long::sum);
     }
     return out;
+  }
+
+  private void tailGauge(TailService tail, String name, String help,
+      ToDoubleFunction<SourceTailer.Stats> v) {
+    GaugeWithCallback.builder().name(name).help(help).labelNames("source")
+        .callback(cb -> tail.stats().forEach(st -> cb.call(v.applyAsDouble(st), st.label())))
+        .register(registry);
+  }
+
+  private void tailCounter(TailService tail, String name, String help,
+      ToDoubleFunction<SourceTailer.Stats> v) {
+    CounterWithCallback.builder().name(name).help(help).labelNames("source")
+        .callback(cb -> tail.stats().forEach(st -> cb.call(v.applyAsDouble(st), st.label())))
+        .register(registry);
   }
 
   private void gauge(String name, String help, DoubleSupplier v) {

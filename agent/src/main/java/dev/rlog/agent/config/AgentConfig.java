@@ -1,5 +1,7 @@
 package dev.rlog.agent.config;
 
+import dev.rlog.agent.tail.TailConfig;
+
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
 import java.nio.file.FileSystems;
@@ -39,6 +41,7 @@ public record AgentConfig(
     Duration flushInterval,
     Duration heartbeatInterval,
     int maxLineBytes,
+    int maxOpenFiles,
     StartAt startAt,
     Metrics metrics,
     List<Source> sources) {
@@ -58,6 +61,8 @@ public record AgentConfig(
   public static final Duration MIN_HEARTBEAT_INTERVAL = Duration.ofSeconds(1);
   public static final Duration MAX_HEARTBEAT_INTERVAL = Duration.ofHours(1);
   public static final int DEFAULT_MAX_LINE_BYTES = 1 << 20;
+  public static final int DEFAULT_MAX_OPEN_FILES = TailConfig.DEFAULT_MAX_OPEN_FILES;
+  public static final int MAX_MAX_OPEN_FILES = 65_536;
   public static final int MIN_MAX_LINE_BYTES = 64;
   public static final int MAX_MAX_LINE_BYTES = 64 << 20;
   public static final StartAt DEFAULT_START_AT = StartAt.BEGINNING;
@@ -128,6 +133,8 @@ public record AgentConfig(
         MIN_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL);
     int maxLine = (int) y.bytes("max_line_bytes", DEFAULT_MAX_LINE_BYTES, MIN_MAX_LINE_BYTES,
         MAX_MAX_LINE_BYTES);
+    int maxOpenFiles = y.intValue("max_open_files", DEFAULT_MAX_OPEN_FILES, 1,
+        MAX_MAX_OPEN_FILES);
     StartAt startAt = StartAt.valueOf(
         y.choice("start_at", DEFAULT_START_AT.yamlName(), "beginning", "end").toUpperCase(Locale.ROOT));
 
@@ -172,7 +179,7 @@ public record AgentConfig(
           "must not exceed batch_max_bytes (" + batchMaxBytes + "), got " + maxLine);
     }
     return new AgentConfig(y.file(), server, projectKey, batchSize, batchMaxBytes, flush,
-        heartbeat, maxLine, startAt, metrics, sources);
+        heartbeat, maxLine, maxOpenFiles, startAt, metrics, sources);
   }
 
   /** Never shows the project key: configs end up in logs and exception messages. */
@@ -181,7 +188,7 @@ public record AgentConfig(
     return "AgentConfig[file=" + file + ", serverAddr=" + serverAddr + ", projectKey=<redacted>"
         + ", batchSize=" + batchSize + ", batchMaxBytes=" + batchMaxBytes
         + ", flushInterval=" + flushInterval + ", heartbeatInterval=" + heartbeatInterval
-        + ", maxLineBytes=" + maxLineBytes + ", startAt=" + startAt + ", metrics=" + metrics
+        + ", maxLineBytes=" + maxLineBytes + ", maxOpenFiles=" + maxOpenFiles + ", startAt=" + startAt + ", metrics=" + metrics
         + ", sources=" + sources + "]";
   }
 

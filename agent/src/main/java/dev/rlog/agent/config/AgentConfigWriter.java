@@ -41,6 +41,9 @@ public final class AgentConfigWriter {
     if (c.maxLineBytes() != AgentConfig.DEFAULT_MAX_LINE_BYTES) {
       root.put("max_line_bytes", bytes(c.maxLineBytes()));
     }
+    if (c.maxOpenFiles() != AgentConfig.DEFAULT_MAX_OPEN_FILES) {
+      root.put("max_open_files", c.maxOpenFiles());
+    }
     if (c.startAt() != AgentConfig.DEFAULT_START_AT) {
       root.put("start_at", c.startAt().yamlName());
     }
@@ -89,6 +92,8 @@ public final class AgentConfigWriter {
         + "       # encoded bytes per batch\n"
         + "#   max_line_bytes: " + bytes(AgentConfig.DEFAULT_MAX_LINE_BYTES)
         + "        # longer lines are split\n"
+        + "#   max_open_files: " + AgentConfig.DEFAULT_MAX_OPEN_FILES
+        + "        # per source; more files wait, rotated then oldest first\n"
         + "#   start_at: " + AgentConfig.DEFAULT_START_AT.yamlName()
         + "        # or end, for files seen for the first time\n"
         + "#   metrics: {enabled: " + AgentConfig.DEFAULT_METRICS_ENABLED + ", host: "

@@ -183,7 +183,7 @@ public final class FirstStart {
     AgentConfig config = new AgentConfig(configFile, server, projectKey,
         (int) batchSize, AgentConfig.DEFAULT_BATCH_MAX_BYTES, flush,
         AgentConfig.DEFAULT_HEARTBEAT_INTERVAL, AgentConfig.DEFAULT_MAX_LINE_BYTES,
-        AgentConfig.DEFAULT_START_AT, AgentConfig.Metrics.defaults(), sources);
+        AgentConfig.DEFAULT_MAX_OPEN_FILES, AgentConfig.DEFAULT_START_AT, AgentConfig.Metrics.defaults(), sources);
     // Validate before any file is written, so a bad answer leaves no half-registered state.
     try {
       return AgentConfig.fromYaml(YamlConfig.parse(configFile, AgentConfigWriter.render(config)));

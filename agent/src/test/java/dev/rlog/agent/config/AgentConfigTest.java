@@ -168,7 +168,7 @@ class AgentConfigTest {
     Path file = dir.resolve("config/agent.yaml");
     AgentConfig c = new AgentConfig(file, new ServerAddress("collector.example.com", 50051),
         "pk: with #special 'chars'", 250, 2L << 20, Duration.ofMillis(1500), Duration.ofSeconds(30),
-        AgentConfig.DEFAULT_MAX_LINE_BYTES, AgentConfig.StartAt.END,
+        AgentConfig.DEFAULT_MAX_LINE_BYTES, 7, AgentConfig.StartAt.END,
         new AgentConfig.Metrics(true, "127.0.0.1", 0),
         List.of(new AgentConfig.Source("app: web", "/var/log/app/*.log"),
             new AgentConfig.Source("*", "logs/{a,b}.log")));
