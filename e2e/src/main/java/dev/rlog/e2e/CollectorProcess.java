@@ -48,8 +48,18 @@ public final class CollectorProcess extends ChildProcess {
    */
   public static List<JsonNode> records(Path dataDir) throws IOException {
     List<JsonNode> out = new ArrayList<>();
+    forEachRecord(dataDir, out::add);
+    return out;
+  }
+
+  /**
+   * Like {@link #records} without holding them all: each complete record is handed to {@code
+   * each} in write order (for stores too large to keep as trees).
+   */
+  public static void forEachRecord(Path dataDir, java.util.function.Consumer<JsonNode> each)
+      throws IOException {
     if (!Files.isDirectory(dataDir)) {
-      return out;
+      return;
     }
     List<Path> segs;
     try (java.util.stream.Stream<Path> s = Files.list(dataDir)) {
@@ -61,12 +71,11 @@ public final class CollectorProcess extends ChildProcess {
       // Only whole lines: a running collector may be in the middle of writing the last one.
       for (int i = 0; i < bytes.length; i++) {
         if (bytes[i] == '\n') {
-          out.add(JSON.readTree(new String(bytes, start, i - start, StandardCharsets.UTF_8)));
+          each.accept(JSON.readTree(new String(bytes, start, i - start, StandardCharsets.UTF_8)));
           start = i + 1;
         }
       }
     }
-    return out;
   }
 
   /** The collector jar of this checkout. */
