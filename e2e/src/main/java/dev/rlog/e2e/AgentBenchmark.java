@@ -31,6 +31,10 @@ public final class AgentBenchmark implements Callable<Integer> {
   @Option(names = "--lines", defaultValue = "2000000") int lines;
   @Option(names = "--line-bytes", defaultValue = "200") int lineBytes;
   @Option(names = "--idle-seconds", defaultValue = "10") int idleSeconds;
+  @Option(names = "--quiet-files", defaultValue = "0",
+      description = "also this many one-line files under the same source (*.log), which stay "
+          + "quiet: the idle CPU figure then shows the cost of watching them")
+  int quietFiles;
 
   record Result(double seconds, double agentCpu, long agentPeakRssKiB, double collectorCpu,
       double idleCpuPercent) {
@@ -41,9 +45,9 @@ public final class AgentBenchmark implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    System.out.printf(Locale.ROOT, "machine: %d cores, java %s; %,d lines of %d bytes%n",
-        Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), lines,
-        lineBytes);
+    System.out.printf(Locale.ROOT, "machine: %d cores, java %s; %,d lines of %d bytes, %d quiet"
+            + " files%n", Runtime.getRuntime().availableProcessors(),
+        System.getProperty("java.version"), lines, lineBytes, quietFiles);
     List<Result> results = new ArrayList<>();
     for (int r = 0; r < runs; r++) {
       Result res = runOnce();
@@ -70,15 +74,20 @@ public final class AgentBenchmark implements Callable<Integer> {
       Path agentDir = Files.createDirectories(dir.resolve("agent"));
       Path log = Files.createDirectories(dir.resolve("logs")).resolve("app.log");
       writeLog(log);
+      for (int q = 0; q < quietFiles; q++) {
+        Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
+            "2026-11-21T22:01:27.000Z INFO started\n");
+      }
+      String source = quietFiles > 0 ? log.resolveSibling("*.log").toString() : log.toString();
       CollectorProcess.writeConfig(colDir, "");
       String key = CollectorProcess.runCommand(colDir, "project", "create", "bench",
-          "--source", "app=" + log, "--flush-interval", "1").trim();
+          "--source", "app=" + source, "--flush-interval", "1").trim();
       try (CollectorProcess c = CollectorProcess.start(colDir, List.of())) {
         double colCpu0 = c.cpuSeconds();
         long t0 = System.nanoTime();
         try (AgentProcess a = AgentProcess.start(agentDir,
             Map.of("SERVER_ADDR", "127.0.0.1:" + c.grpcPort(), "PROJECT_KEY", key), List.of())) {
-          while (c.metric("rlog_store_records_total") < lines) {
+          while (c.metric("rlog_store_records_total") < (long) lines + quietFiles) {
             if (!a.process().isAlive()) {
               throw new IllegalStateException("agent died: " + a.output());
             }

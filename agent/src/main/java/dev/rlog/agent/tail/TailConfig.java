@@ -26,6 +26,11 @@ public final class TailConfig {
   public static final int DEFAULT_FINGERPRINT_BYTES = FileIdentity.DEFAULT_FINGERPRINT_BYTES;
   public static final Duration DEFAULT_PARTIAL_LINE_WAIT = Duration.ofSeconds(5);
   public static final Duration DEFAULT_RESCAN_INTERVAL = Duration.ofSeconds(1);
+  /**
+   * With inotify events for the directory the full rescan is only a safety net (an event queue
+   * overflow, a missed event): every rename, creation, deletion and growth wakes the tailer.
+   */
+  public static final Duration DEFAULT_WATCHED_RESCAN_INTERVAL = Duration.ofSeconds(10);
   public static final Duration DEFAULT_DRAIN_IDLE = Duration.ofSeconds(10);
   public static final Duration DEFAULT_COPY_GRACE = Duration.ofSeconds(10);
   public static final Duration DEFAULT_RETENTION = Duration.ofMinutes(5);
@@ -43,6 +48,7 @@ public final class TailConfig {
   private final int fingerprintBytes;
   private final Duration partialLineWait;
   private final Duration rescanInterval;
+  private final Duration watchedRescanInterval;
   private final Duration drainIdle;
   private final Duration copyGrace;
   private final Duration retention;
@@ -58,6 +64,8 @@ public final class TailConfig {
     this.fingerprintBytes = atLeast("tail.fingerprint_bytes", b.fingerprintBytes, 1);
     this.partialLineWait = positive("tail.partial_line_wait", b.partialLineWait);
     this.rescanInterval = positive("tail.rescan_interval", b.rescanInterval);
+    this.watchedRescanInterval =
+        positive("tail.watched_rescan_interval", b.watchedRescanInterval);
     this.drainIdle = positive("tail.drain_idle", b.drainIdle);
     this.copyGrace = positive("tail.copy_grace", b.copyGrace);
     this.retention = positive("tail.retention", b.retention);
@@ -108,6 +116,11 @@ public final class TailConfig {
   /** Full rescan at least this often, whatever the WatchService reports. */
   public Duration rescanInterval() {
     return rescanInterval;
+  }
+
+  /** Full rescan at least this often while the directory's events are watched. */
+  public Duration watchedRescanInterval() {
+    return watchedRescanInterval;
   }
 
   /** A file no longer at a watched path is closed after it stopped growing for this long. */
@@ -177,6 +190,7 @@ public final class TailConfig {
     private int fingerprintBytes = DEFAULT_FINGERPRINT_BYTES;
     private Duration partialLineWait = DEFAULT_PARTIAL_LINE_WAIT;
     private Duration rescanInterval = DEFAULT_RESCAN_INTERVAL;
+    private Duration watchedRescanInterval = DEFAULT_WATCHED_RESCAN_INTERVAL;
     private Duration drainIdle = DEFAULT_DRAIN_IDLE;
     private Duration copyGrace = DEFAULT_COPY_GRACE;
     private Duration retention = DEFAULT_RETENTION;
@@ -210,6 +224,11 @@ public final class TailConfig {
 
     public Builder rescanInterval(Duration v) {
       rescanInterval = v;
+      return this;
+    }
+
+    public Builder watchedRescanInterval(Duration v) {
+      watchedRescanInterval = v;
       return this;
     }
 

@@ -118,6 +118,8 @@ public final class SourceTailer implements AutoCloseable {
   private boolean dirMissingLogged;
   private long lastRescanNanos;
   private long planDeadlineNanos = Long.MAX_VALUE;
+  /** Whether the owner receives the directory's events (then rescans are a safety net). */
+  private volatile boolean watched;
 
   private long linesRead;
   private long bytesRead;
@@ -196,6 +198,18 @@ public final class SourceTailer implements AutoCloseable {
     return openFileNames;
   }
 
+  /**
+   * The owner gets the directory's change events (inotify) and calls {@link #requestRescan()} on
+   * them: the periodic rescan can then be as rare as {@code watchedRescanInterval}.
+   */
+  public void watched(boolean watched) {
+    this.watched = watched;
+  }
+
+  private long rescanIntervalNanos() {
+    return (watched ? config.watchedRescanInterval() : config.rescanInterval()).toNanos();
+  }
+
   /** The next {@link #poll()} rescans the directory. */
   public void requestRescan() {
     rescanRequested = true;
@@ -210,7 +224,8 @@ public final class SourceTailer implements AutoCloseable {
    */
   public long poll() {
     long now = clock.nanoTime();
-    if (rescanRequested || now - lastRescanNanos >= config.rescanInterval().toNanos()) {
+    if (rescanRequested || now - lastRescanNanos >= rescanIntervalNanos()
+        || (planDeadlineNanos != Long.MAX_VALUE && now - planDeadlineNanos >= 0)) {
       rescan(now);
     }
     if (undurable) {
@@ -483,7 +498,7 @@ public final class SourceTailer implements AutoCloseable {
     }
     long retry = now + config.sinkRetry().toNanos();
     long retention = config.retention().toNanos();
-    long next = Math.min(lastRescanNanos + config.rescanInterval().toNanos(), planDeadlineNanos);
+    long next = Math.min(lastRescanNanos + rescanIntervalNanos(), planDeadlineNanos);
     if (undurable) {
       next = Math.min(next, retry);
     }

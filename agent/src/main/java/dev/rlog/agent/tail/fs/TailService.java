@@ -274,7 +274,7 @@ public final class TailService implements Service {
   private long cycle() throws IOException {
     long now = clock.nanoTime();
     applyCommits();
-    long next = now + config.rescanInterval().toNanos();
+    long next = now + config.watchedRescanInterval().toNanos();
     if (!readingStopped) {
       for (int i = 0; i < tailers.size(); i++) {
         SourceTailer t = tailers.get(i);
@@ -355,6 +355,7 @@ public final class TailService implements Service {
         WatchKey key = dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE,
             StandardWatchEventKinds.ENTRY_DELETE, StandardWatchEventKinds.ENTRY_MODIFY);
         watchedDirs.put(dir, key);
+        markWatched(dir, true);
         unwatchableLogged.remove(dir);
         flagDirectory(dir); // events may have been missed before the registration
       } catch (NoSuchFileException e) {
@@ -363,6 +364,14 @@ public final class TailService implements Service {
         if (unwatchableLogged.add(dir)) {
           log.warn("cannot watch {}; relying on rescans every {}", dir, config.rescanInterval(), e);
         }
+      }
+    }
+  }
+
+  private void markWatched(Path dir, boolean on) {
+    for (SourceTailer t : tailers) {
+      if (t.directory().equals(dir)) {
+        t.watched(on);
       }
     }
   }
@@ -400,6 +409,7 @@ public final class TailService implements Service {
         }
         if (!key.reset()) {
           watchedDirs.remove(dir, key); // directory gone; re-registered when it is back
+          markWatched(dir, false);
           flagDirectory(dir);
         }
         wakeup();
