@@ -359,6 +359,9 @@ public final class Shipper implements LineSink, Service {
   private void onCallEnded(Status status, long nowNanos) {
     counters.callEnded(pending.batchCount());
     call = null;
+    // Consistent before anything below can throw: a failed step then resends after the pause.
+    state = State.WAITING;
+    retryAtNanos = nowNanos;
     if (status.isOk()) {
       InFlightCall acked = pending;
       pending = null;

@@ -12,6 +12,8 @@ final class FakeTokens implements AccessTokens {
   final List<String> refused = new CopyOnWriteArrayList<>();
   /** When set, renewals fail with it. */
   volatile Status renewalFailsWith;
+  /** When set, renewals throw it (a bug, not a status). */
+  volatile RuntimeException renewalThrows;
 
   @Override
   public String accessToken() {
@@ -26,6 +28,10 @@ final class FakeTokens implements AccessTokens {
   @Override
   public synchronized String onUnauthenticated(String failedToken) {
     refused.add(failedToken);
+    RuntimeException bug = renewalThrows;
+    if (bug != null) {
+      throw bug;
+    }
     Status fail = renewalFailsWith;
     if (fail != null) {
       throw fail.asRuntimeException();

@@ -1,6 +1,7 @@
 package dev.rlog.agent.ship;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.rlog.agent.batch.Batcher;
 import dev.rlog.agent.tail.LineBatch;
@@ -211,6 +212,24 @@ class ShipperTest {
     clock.advance(MIN);
     shipper.runOnce(now());
     assertThat(transport.calls()).hasSize(2);
+    transport.respond(Status.OK);
+    shipper.runOnce(now());
+    assertThat(commits).containsExactly(Map.of("a", 20L));
+  }
+
+  @Test
+  void aStepThatThrowsLeavesTheBatchesToBeSentAgain() {
+    tokens.renewalThrows = new IllegalStateException("a bug in the token manager");
+    shipper.offer(lines("a", 0, 2));
+    shipper.runOnce(now());
+    transport.respond(Status.UNAUTHENTICATED);
+    assertThrows(IllegalStateException.class,
+        () -> shipper.runOnce(now()));
+
+    tokens.renewalThrows = null;
+    shipper.runOnce(now()); // what the thread does after its error pause
+    assertThat(transport.calls()).hasSize(2);
+    assertThat(transport.lastCall().batchIds()).isEqualTo(transport.calls().get(0).batchIds());
     transport.respond(Status.OK);
     shipper.runOnce(now());
     assertThat(commits).containsExactly(Map.of("a", 20L));
