@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.Empty;
 import dev.rlog.agent.auth.BearerTokenInterceptor;
+import dev.rlog.agent.batch.Batcher;
+import dev.rlog.common.time.FakeClock;
 import dev.rlog.proto.log.LogBatch;
 import dev.rlog.proto.log.LogServiceGrpc;
 import io.grpc.Channel;
@@ -22,9 +24,11 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,7 +37,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link GrpcLogTransport} against an in-process LogService: order, the token on the call, the
  * status the call ends with, a collector that takes one message at a time, the deadline and
- * cancellation. The bounded {@code get}s only keep a broken build from hanging.
+ * cancellation; and one {@link Shipper} over it, renewing a refused token. The bounded {@code
+ * get}s only keep a broken build from hanging.
  */
 class GrpcLogTransportTest {
   private static final long BOUND_MS = 10_000;
@@ -46,6 +51,8 @@ class GrpcLogTransportTest {
   private volatile Status answer = Status.OK;
   private volatile boolean oneAtATime;
   private volatile boolean neverAnswer;
+  /** Calls carrying this bearer token are refused, as an expired token is. */
+  private volatile String refusedToken;
 
   private Server server;
   private ManagedChannel raw;
@@ -59,6 +66,10 @@ class GrpcLogTransportTest {
           ServerCallHandler<Q, R> next) {
         String h = headers.get(BearerTokenInterceptor.AUTHORIZATION);
         authorization.add(h == null ? "" : h);
+        if (h != null && h.equals("Bearer " + refusedToken)) {
+          call.close(Status.UNAUTHENTICATED.withDescription("expired"), new Metadata());
+          return new ServerCall.Listener<>() {};
+        }
         return next.startCall(call, headers);
       }
     };
@@ -176,6 +187,36 @@ class GrpcLogTransportTest {
 
     serverSawCancel.get(BOUND_MS, TimeUnit.MILLISECONDS);
     assertThat(received).isEqualTo(ids(2));
+  }
+
+  @Test
+  void aShipperOverGrpcRenewsARefusedTokenAndCommitsOnAcknowledgement() throws Exception {
+    refusedToken = "tok-1";
+    FakeClock clock = new FakeClock();
+    CompletableFuture<Map<String, Long>> committed = new CompletableFuture<>();
+    AtomicReference<Shipper> ref = new AtomicReference<>();
+    Batcher batcher = new Batcher(Batcher.Options.of(3, 1 << 20, Duration.ofSeconds(1)), clock,
+        new Batcher.Listener() {
+          @Override
+          public void pollNeeded() {
+            ref.get().pollNeeded();
+          }
+        });
+    FakeTokens tokens = new FakeTokens();
+    Shipper shipper = new Shipper(batcher, transport, tokens, committed::complete, clock,
+        Shipper.Options.defaults(), new ShipperCounters());
+    ref.set(shipper);
+    shipper.start();
+    try {
+      shipper.offer(TestLines.lines("a", 0, 3)); // one full batch
+
+      assertThat(committed.get(BOUND_MS, TimeUnit.MILLISECONDS)).isEqualTo(Map.of("a", 30L));
+      assertThat(tokens.refused).containsExactly("tok-1");
+      assertThat(authorization).containsExactly("Bearer tok-1", "Bearer tok-2");
+      assertThat(received).hasSize(1);
+    } finally {
+      shipper.shutdown().get(BOUND_MS, TimeUnit.MILLISECONDS);
+    }
   }
 
   @Test
