@@ -8,6 +8,7 @@ import dev.rlog.agent.config.AgentConfig;
 import dev.rlog.agent.config.AgentState;
 import dev.rlog.agent.heartbeat.Heartbeat;
 import dev.rlog.agent.heartbeat.OshiSystemMetrics;
+import dev.rlog.agent.ship.GrpcLogTransport;
 import dev.rlog.agent.ship.Shipper;
 import dev.rlog.agent.ship.ShipperCounters;
 import dev.rlog.agent.tail.TailConfig;
@@ -16,7 +17,6 @@ import dev.rlog.agent.tail.fs.OffsetStore;
 import dev.rlog.agent.tail.fs.TailService;
 import dev.rlog.common.lifecycle.Service;
 import dev.rlog.common.time.Clock;
-import dev.rlog.proto.log.LogServiceGrpc;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
@@ -25,6 +25,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -38,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * flushes the batcher and sends what was read, waiting a bounded time for acknowledgements; the
  * tailer then writes the acknowledged positions; heartbeat and the channel close last. Whatever
  * was not acknowledged is read and sent again after the next start.
+ *
+ * <p><b>Supervision.</b> Each service thread's end is watched ({@link Supervisor}): if one dies,
+ * or ends while the agent is not stopping, {@link #failure()} completes and {@code AgentMain}
+ * shuts the agent down and exits 1, so the service manager restarts it from the committed
+ * positions instead of leaving it half alive.
  */
 public final class Agent implements Service {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
@@ -52,6 +58,9 @@ public final class Agent implements Service {
   private final String initialAccessToken;
   private final Clock clock;
   private final ShipperCounters counters = new ShipperCounters();
+  private final Shipper.Options shipperOptions = Shipper.Options.defaults();
+  private volatile boolean stopping;
+  private final Supervisor supervisor = new Supervisor(() -> stopping);
 
   private ManagedChannel raw;
   private TokenManager tokens;
@@ -81,28 +90,11 @@ public final class Agent implements Service {
         new BearerTokenInterceptor(tokens::currentAccessToken));
 
     long bound = Math.max(MAX_BUFFERED_BYTES, config.batchMaxBytes());
-    Shipper[] shipperRef = new Shipper[1];
-    TailService[] tailRef = new TailService[1];
+    Signals signals = new Signals();
     Batcher batcher = new Batcher(new Batcher.Options(config.batchSize(), config.batchMaxBytes(),
-        config.flushInterval(), bound), clock, new Batcher.Listener() {
-          @Override
-          public void pollNeeded() {
-            if (shipperRef[0] != null) {
-              shipperRef[0].pollNeeded();
-            }
-          }
-
-          @Override
-          public void spaceAvailable() {
-            if (tailRef[0] != null) {
-              tailRef[0].wakeup();
-            }
-          }
-        });
-    shipper = new Shipper(batcher, LogServiceGrpc.newStub(channel), tokens,
-        ends -> ends.forEach((fid, end) -> tailRef[0].commit(fid, end)), clock,
-        Shipper.Options.defaults(), counters);
-    shipperRef[0] = shipper;
+        config.flushInterval(), bound), clock, signals);
+    shipper = new Shipper(batcher, new GrpcLogTransport(channel), tokens, signals, clock,
+        shipperOptions, counters);
     List<TailSource> sources = config.sources().stream()
         .map(s -> new TailSource(s.label(), s.path())).toList();
     TailConfig tailConfig = TailConfig.builder()
@@ -112,13 +104,19 @@ public final class Agent implements Service {
             ? TailConfig.StartPosition.END : TailConfig.StartPosition.BEGINNING)
         .build();
     tail = new TailService(sources, tailConfig, new OffsetStore(state.dir()), shipper, clock);
-    tailRef[0] = tail;
+    signals.bind(shipper, tail);
     heartbeat = new Heartbeat(channel, tokens, new OshiSystemMetrics(), clock,
         config.heartbeatInterval(), Heartbeat.DEFAULT_DEADLINE);
 
     shipper.start();
+    watch(Shipper.THREAD_NAME, shipper.terminated());
     tail.start();
+    // TODO(issue 6, supervision): watch the tail thread too. It needs an accessor on TailService
+    // that returns its `terminated` future without stopping it (shutdown() stops the service):
+    //   public CompletableFuture<Void> terminated() { return terminated; }
+    // then: watch(TailService.THREAD_NAME, tail.terminated());
     heartbeat.start();
+    watch(Heartbeat.THREAD_NAME, heartbeat.terminated());
     if (config.metrics().enabled()) {
       metrics = new AgentMetrics(counters, tail, tokens);
       metrics.start(config.metrics().host(), config.metrics().port());
@@ -130,8 +128,22 @@ public final class Agent implements Service {
     return counters;
   }
 
+  /**
+   * Completes with the first service thread that died, or ended while the agent was not
+   * stopping; never completes while all is well.
+   */
+  public CompletableFuture<ServiceFailure> failure() {
+    return supervisor.failure();
+  }
+
+  /** Supervises a service thread: its end counts as a failure unless the agent is stopping. */
+  void watch(String service, CompletableFuture<?> terminated) {
+    supervisor.watch(service, terminated);
+  }
+
   @Override
   public synchronized CompletableFuture<Void> shutdown() {
+    stopping = true; // before any service is asked to stop: their ends are then expected
     if (shutdown == null) {
       shutdown = CompletableFuture.runAsync(this::doShutdown,
           r -> new Thread(r, "rlog-agent-shutdown").start());
@@ -147,7 +159,7 @@ public final class Agent implements Service {
     });
     step("send what was read", () -> {
       if (shipper != null) {
-        shipper.shutdown().get(Shipper.Options.defaults().drainTimeout().plusSeconds(5).toMillis(),
+        shipper.shutdown().get(shipperOptions.drainTimeout().plusSeconds(5).toMillis(),
             TimeUnit.MILLISECONDS);
       }
     });
@@ -191,7 +203,47 @@ public final class Agent implements Service {
   }
 
   static Duration shutdownBound() {
-    return Shipper.Options.defaults().drainTimeout().plusSeconds(30);
+    return Shipper.Options.DEFAULT_DRAIN_TIMEOUT.plusSeconds(30);
+  }
+
+  /**
+   * Breaks the construction cycle batcher → shipper → tail → shipper: created first, handed to
+   * the batcher (its listener) and the shipper (its committer), bound once both exist. Nothing
+   * runs before {@link #bind}, since no thread is started before it, so no signal is lost.
+   */
+  private static final class Signals implements Batcher.Listener, Shipper.PositionCommitter {
+    private volatile Shipper shipper;
+    private volatile TailService tail;
+
+    void bind(Shipper shipper, TailService tail) {
+      this.shipper = shipper;
+      this.tail = tail;
+    }
+
+    @Override
+    public void pollNeeded() {
+      Shipper s = shipper;
+      if (s != null) {
+        s.pollNeeded();
+      }
+    }
+
+    @Override
+    public void spaceAvailable() {
+      TailService t = tail;
+      if (t != null) {
+        t.wakeup();
+      }
+    }
+
+    @Override
+    public void commit(Map<String, Long> endOffsets) {
+      TailService t = tail;
+      if (t == null) {
+        throw new IllegalStateException("a commit before the tail service exists");
+      }
+      endOffsets.forEach(t::commit);
+    }
   }
 
   Path stateDir() {

@@ -7,12 +7,16 @@ import dev.rlog.agent.config.AgentState;
 import dev.rlog.agent.config.FirstStart;
 import dev.rlog.agent.config.FirstStartException;
 import dev.rlog.common.config.ConfigException;
+import dev.rlog.common.lifecycle.Service;
 import dev.rlog.common.time.Clock;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -20,7 +24,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
 
-/** Entry point of the host agent. */
+/**
+ * Entry point of the host agent. Exit codes: 0 after a requested stop (SIGTERM/SIGINT) that
+ * ended cleanly; 1 when a service thread failed (see {@link Agent#failure()}), the agent could not
+ * start, or the stop did not end cleanly within {@link Agent#shutdownBound()}; 2 for a
+ * configuration error that a restart cannot fix.
+ */
 @Command(
     name = "rlog-agent",
     mixinStandardHelpOptions = true,
@@ -29,7 +38,8 @@ import sun.misc.Signal;
       "Tails log files and ships every line exactly once to an rlog collector.",
       "First start: set SERVER_ADDR (host:port) and PROJECT_KEY; the agent registers and writes",
       "config/agent.yaml and state/ (agent_uuid, token, positions). Later starts need neither.",
-      "SIGTERM/Ctrl-C: stop reading, send what was read, commit what was acknowledged, exit 0."
+      "SIGTERM/Ctrl-C: stop reading, send what was read, commit what was acknowledged, exit 0.",
+      "If a service thread fails the agent stops and exits 1, for the service manager to restart."
     })
 public final class AgentMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
@@ -44,10 +54,10 @@ public final class AgentMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    CountDownLatch stop = new CountDownLatch(1);
+    CompletableFuture<Void> stop = new CompletableFuture<>();
     // Own handlers rather than a shutdown hook, so that a clean stop exits 0 (not 143).
-    Signal.handle(new Signal("TERM"), s -> stop.countDown());
-    Signal.handle(new Signal("INT"), s -> stop.countDown());
+    Signal.handle(new Signal("TERM"), s -> stop.complete(null));
+    Signal.handle(new Signal("INT"), s -> stop.complete(null));
 
     AgentState state = new AgentState(stateDir);
     FirstStart.Result first;
@@ -74,11 +84,52 @@ public final class AgentMain implements Callable<Integer> {
       agent.shutdown().get(Agent.shutdownBound().toSeconds(), TimeUnit.SECONDS);
       return 1;
     }
-    stop.await();
-    log.info("stopping: sending what was read");
-    agent.shutdown().get(Agent.shutdownBound().toSeconds(), TimeUnit.SECONDS);
+    return runUntilStopOrFailure(agent, agent.failure(), stop, Agent.shutdownBound());
+  }
+
+  /**
+   * Waits for {@code stop} (a signal) or a service failure, whichever comes first, then shuts
+   * {@code agent} down within {@code bound}. Returns the exit code: 0 for a stop that ended
+   * cleanly; 1 if a service failed (before or during the stop) or the shutdown did not finish
+   * cleanly in time.
+   */
+  static int runUntilStopOrFailure(Service agent, CompletableFuture<ServiceFailure> failure,
+      CompletableFuture<?> stop, Duration bound) throws InterruptedException {
+    try {
+      CompletableFuture.anyOf(stop, failure).get();
+    } catch (ExecutionException e) {
+      // Neither future is completed exceptionally by us; treat it as a failure all the same.
+      log.error("waiting for a stop signal failed", e.getCause());
+    }
+    boolean failed = failure.isDone() && !stop.isDone();
+    if (failed) {
+      ServiceFailure f = failure.join();
+      log.error("stopping because service {} failed: {}", f.service(), f.cause().toString());
+    } else {
+      log.info("stopping: sending what was read");
+    }
+    boolean clean = shutdownWithin(agent, bound);
+    if (!failed && failure.isDone()) {
+      ServiceFailure f = failure.join();
+      log.error("service {} failed while stopping: {}", f.service(), f.cause().toString());
+      failed = true;
+    }
     log.info("stopped");
-    return 0;
+    return failed || !clean ? 1 : 0;
+  }
+
+  private static boolean shutdownWithin(Service agent, Duration bound)
+      throws InterruptedException {
+    try {
+      agent.shutdown().get(bound.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (TimeoutException e) {
+      log.error("shutdown did not finish within {}; exiting anyway", bound);
+      return false;
+    } catch (ExecutionException e) {
+      log.error("shutdown failed: {}", e.getCause().toString());
+      return false;
+    }
   }
 
   public static void main(String[] args) {

@@ -69,6 +69,9 @@ final class AgentMetrics implements AutoCloseable {
         ship::batchesInFlight);
     counter("rlog_agent_send_retries_total", "Send calls that failed and were retried",
         ship::retries);
+    counter("rlog_agent_send_refused_malformed_total",
+        "Send calls the collector refused as malformed (INVALID_ARGUMENT); retried slowly",
+        ship::poisonedCalls);
     counter("rlog_agent_send_calls_total", "Send calls started (new connections included)",
         ship::calls);
     counter("rlog_agent_token_refreshes_total", "Access tokens renewed by refresh",

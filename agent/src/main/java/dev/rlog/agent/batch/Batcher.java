@@ -109,10 +109,12 @@ public final class Batcher {
   /**
    * A batch to send. {@code endOffsets}: per file instance, the highest end offset (offset after
    * the line, newline included) among the batch's lines; commit it after the acknowledgement.
-   * {@code bytes} is the size accounted for it (see the class comment).
+   * {@code linesByLabel}: how many of its lines each source label has, counted while the batch
+   * is built so the shipper's acknowledgement counters need not walk the protos again. {@code
+   * bytes} is the size accounted for it (see the class comment).
    */
-  public record ReadyBatch(LogBatch batch, Map<String, Long> endOffsets, int lineCount,
-      long bytes) {}
+  public record ReadyBatch(LogBatch batch, Map<String, Long> endOffsets,
+      Map<String, Long> linesByLabel, int lineCount, long bytes) {}
 
   /**
    * What {@code poll} returns: ready batches (oldest first) and when to poll again: {@code now}
@@ -357,6 +359,7 @@ public final class Batcher {
   private ReadyBatch build(Building b, String id, Timestamp sendAt) {
     LogBatch.Builder batch = LogBatch.newBuilder().setBatchId(id).setSendAt(sendAt);
     Map<String, Long> ends = new LinkedHashMap<>();
+    Map<String, Long> byLabel = new LinkedHashMap<>();
     long lastMillis = Long.MIN_VALUE;
     Timestamp ts = null;
     int invalid = 0;
@@ -378,6 +381,7 @@ public final class Batcher {
         invalid++;
       }
       batch.addLogs(log);
+      byLabel.merge(p.label(), 1L, Long::sum);
       if (!p.fileInstance().isEmpty()) {
         ends.merge(p.fileInstance(), p.endOffset(), Math::max);
       }
@@ -387,8 +391,8 @@ public final class Batcher {
         invalidUtf8Lines += invalid;
       }
     }
-    return new ReadyBatch(batch.build(), Collections.unmodifiableMap(ends), b.lines.size(),
-        b.bytes);
+    return new ReadyBatch(batch.build(), Collections.unmodifiableMap(ends),
+        Collections.unmodifiableMap(byLabel), b.lines.size(), b.bytes);
   }
 
   private static Timestamp timestamp(long epochMillis) {

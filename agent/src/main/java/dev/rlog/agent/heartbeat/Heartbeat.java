@@ -126,6 +126,14 @@ public final class Heartbeat implements Service {
   }
 
   /**
+   * Completes when the heartbeat thread ended, without asking it to (exceptionally if it died);
+   * for supervision.
+   */
+  public CompletableFuture<Void> terminated() {
+    return terminated;
+  }
+
+  /**
    * One scheduling step at {@code nowNanos}: sends the beat if one is due (blocking for at most
    * one call deadline, plus a token renewal when the collector asks for one) and returns when
    * the next one is due. Heartbeat thread only (or a test that never calls {@link #start()}).

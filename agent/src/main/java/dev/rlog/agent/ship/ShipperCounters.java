@@ -11,6 +11,7 @@ public final class ShipperCounters {
   private final Map<String, LongAdder> read = new ConcurrentHashMap<>();
   private final Map<String, LongAdder> acked = new ConcurrentHashMap<>();
   private final LongAdder retries = new LongAdder();
+  private final LongAdder poisoned = new LongAdder();
   private final LongAdder calls = new LongAdder();
   private final LongAdder tokenRenewals = new LongAdder();
   private final AtomicLong batchesInFlight = new AtomicLong();
@@ -19,12 +20,16 @@ public final class ShipperCounters {
     read.computeIfAbsent(label, l -> new LongAdder()).add(n);
   }
 
-  void linesAcked(String label, long n) {
-    acked.computeIfAbsent(label, l -> new LongAdder()).add(n);
+  void linesAcked(Map<String, Long> byLabel) {
+    byLabel.forEach((label, n) -> acked.computeIfAbsent(label, l -> new LongAdder()).add(n));
   }
 
   void retry() {
     retries.increment();
+  }
+
+  void poisoned() {
+    poisoned.increment();
   }
 
   void tokenRenewal() {
@@ -56,6 +61,14 @@ public final class ShipperCounters {
 
   public long retries() {
     return retries.sum();
+  }
+
+  /**
+   * Calls the collector refused as malformed ({@code INVALID_ARGUMENT}); their batches are kept
+   * and sent again slowly, so each refusal of the same data counts again.
+   */
+  public long poisonedCalls() {
+    return poisoned.sum();
   }
 
   /** Send calls started (each new call after a failure is a reconnect attempt). */

@@ -286,6 +286,21 @@ class BatcherTest {
   }
 
   @Test
+  void countsLinesPerLabelWhileBuilding() {
+    Batcher b = batcher(10, 1 << 20, 1 << 22);
+    b.append("app", "fi", 0, line("a"), 2);
+    b.append("db", "fj", 0, line("b"), 2);
+    b.append("app", "fi", 2, line("c"), 4);
+    b.append("", "", 0, line("d"), 2);
+    b.flushNow();
+
+    Batcher.ReadyBatch rb = b.poll(clock.nanoTime()).batches().get(0);
+    assertThat(rb.linesByLabel()).isEqualTo(Map.of("app", 2L, "db", 1L, "", 1L));
+    assertThat(rb.linesByLabel().values().stream().mapToLong(Long::longValue).sum())
+        .isEqualTo(rb.lineCount());
+  }
+
+  @Test
   void rejectsInvalidArguments() {
     Batcher b = batcher(1, 1024, 1024);
     assertThrows(IllegalArgumentException.class, () -> b.append("app", "fi", -1, line("x"), 0));
