@@ -111,10 +111,7 @@ public final class Agent implements Service {
     shipper.start();
     watch(Shipper.THREAD_NAME, shipper.terminated());
     tail.start();
-    // TODO(issue 6, supervision): watch the tail thread too. It needs an accessor on TailService
-    // that returns its `terminated` future without stopping it (shutdown() stops the service):
-    //   public CompletableFuture<Void> terminated() { return terminated; }
-    // then: watch(TailService.THREAD_NAME, tail.terminated());
+    watch(TailService.THREAD_NAME, tail.terminated());
     heartbeat.start();
     watch(Heartbeat.THREAD_NAME, heartbeat.terminated());
     if (config.metrics().enabled()) {

@@ -194,7 +194,8 @@ class SupervisionTest {
     }
     AgentConfig config = new AgentConfig(dir.resolve("agent.yaml"),
         ServerAddress.parse("127.0.0.1:" + port), "pk_test", 10, 1 << 20, Duration.ofSeconds(1),
-        Duration.ofSeconds(30), 1 << 20, AgentConfig.StartAt.BEGINNING,
+        Duration.ofSeconds(30), 1 << 20, AgentConfig.DEFAULT_MAX_OPEN_FILES,
+        AgentConfig.StartAt.BEGINNING,
         AgentConfig.Metrics.defaults(),
         List.of(new AgentConfig.Source("app", logs.resolve("*.log").toString())));
     Agent agent = new Agent(config, new AgentState(state), "acc-test", Clock.system());

@@ -197,6 +197,14 @@ public final class TailService implements Service {
     return statsSnapshot;
   }
 
+  /**
+   * Completes when the tail thread ended, without asking it to (exceptionally if it died); for
+   * supervision.
+   */
+  public CompletableFuture<Void> terminated() {
+    return terminated;
+  }
+
   /** Idempotent: stops reading, persists the commits received so far, closes files. */
   @Override
   public CompletableFuture<Void> shutdown() {
