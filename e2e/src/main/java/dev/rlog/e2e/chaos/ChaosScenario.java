@@ -33,7 +33,7 @@ public record ChaosScenario(
     Duration maxWait) {
 
   public static final int DEFAULT_FILES = 2;
-  public static final long DEFAULT_LINES = 60_000;
+  public static final long DEFAULT_LINES = 50_000;
   public static final int DEFAULT_RATE = 1_000;
   public static final int DEFAULT_LINE_BYTES = 100;
   public static final Duration DEFAULT_ROTATE_EVERY = Duration.ofSeconds(2);

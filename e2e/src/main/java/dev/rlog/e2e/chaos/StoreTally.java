@@ -99,7 +99,8 @@ public final class StoreTally {
       BitSet beyond = seen[f].get((int) written[f], Math.max((int) written[f], seen[f].length()));
       // a well-formed line numbered past what was written was never written: corrupt too
       corruptNow += beyond.cardinality();
-      files.add(new FileVerdict(labels.get(f), written[f], seen[f].cardinality(),
+      files.add(new FileVerdict(labels.get(f), written[f],
+          seen[f].get(0, (int) written[f]).cardinality(),
           lost.cardinality(), Ranges.of(lost), twice[f].cardinality(), Ranges.of(twice[f])));
     }
     return new Verdict(files, records, extraCopies, corruptNow, List.copyOf(corruptSamples));
