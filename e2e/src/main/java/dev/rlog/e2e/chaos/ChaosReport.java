@@ -68,7 +68,8 @@ public record ChaosReport(
         s.collectorKills(), seconds(outage), seconds(s.outage()), unexpectedExits));
     line(sb, "rotations", String.format(Locale.ROOT,
         "%d logrotate runs, per file and mode %s, %d failed; writers reopened %d times, paused"
-            + " %d times for copytruncate", writers.rotationsRun(), modes(writers.rotationsByMode()),
+            + " %d times for copytruncate", writers.rotationsRun(),
+        modes(writers.rotationsByMode()),
         writers.rotationFailures(), writers.reopens(), writers.holds()));
     line(sb, "settle", settle + " after " + seconds(settleTime) + "; final SIGTERM exit codes:"
         + " agent " + agentExit + ", collector " + collectorExit);

@@ -43,7 +43,7 @@ public record ChaosScenario(
   public static final Duration DEFAULT_OUTAGE = Duration.ofSeconds(10);
   /** GLOB until the agent finishes rotated files of a plain-path source; then PLAIN. */
   public static final SourcePattern DEFAULT_PATTERN = SourcePattern.GLOB;
-  /** Longer than the agent's longest retry backoff (30 s), so a backoff is not taken for a stall. */
+  /** Longer than the agent's longest retry backoff (30 s): a backoff is not taken for a stall. */
   public static final Duration DEFAULT_SETTLE_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_MAX_WAIT = Duration.ofMinutes(10);
 

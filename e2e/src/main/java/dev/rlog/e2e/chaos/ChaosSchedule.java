@@ -99,12 +99,13 @@ public record ChaosSchedule(List<Event> events, List<Rotation> rotations) {
     List<Rotation> rotations = new ArrayList<>();
     if (!s.rotateEvery().isZero()) {
       Random modeRandom = new Random(s.seed() ^ MODE_SEED_SALT);
+      List<RotationMode> choices = RotationMode.MIXED_CHOICES;
       for (Duration at = s.rotateEvery(); at.compareTo(s.writingTime()) < 0;
           at = at.plus(s.rotateEvery())) {
         List<RotationMode> modes = new ArrayList<>();
         for (int f = 0; f < s.files(); f++) {
           modes.add(s.mode() == RotationMode.MIXED
-              ? RotationMode.MIXED_CHOICES.get(modeRandom.nextInt(RotationMode.MIXED_CHOICES.size()))
+              ? choices.get(modeRandom.nextInt(choices.size()))
               : s.mode());
         }
         rotations.add(new Rotation(at, modes));

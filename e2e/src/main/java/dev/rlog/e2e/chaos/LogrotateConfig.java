@@ -75,7 +75,8 @@ public final class LogrotateConfig {
     return Map.of(
         HOLD_SCRIPT, head
             + ": > \"$ctl/$n.hold\"\n"
-            + "while [ ! -e \"$ctl/$n.held\" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done\n",
+            + "while [ ! -e \"$ctl/$n.held\" ] && [ $i -lt 1000 ];"
+            + " do sleep 0.01; i=$((i+1)); done\n",
         RELEASE_SCRIPT, head
             + "rm -f \"$ctl/$n.hold\"\n",
         AWAIT_REOPEN_SCRIPT, head

@@ -17,7 +17,8 @@ class LogrotateConfigTest {
   @Test
   void eachModeUsesItsDirectives() {
     assertThat(stanza(RotationMode.CREATE)).contains("\"/w/logs/app-0.log\" {", "rotate 30",
-        "    create\n", "nodateext", "nocompress", "await-reopen.sh").doesNotContain("copytruncate");
+        "    create\n", "nodateext", "nocompress", "await-reopen.sh")
+        .doesNotContain("copytruncate");
     assertThat(stanza(RotationMode.COPYTRUNCATE)).contains("copytruncate", "prerotate",
         "/bin/sh '/w/ctl/hold.sh' \"$1\"", "release.sh").doesNotContain("    create\n");
     assertThat(stanza(RotationMode.DATEEXT)).contains("    create\n", "    dateext\n",

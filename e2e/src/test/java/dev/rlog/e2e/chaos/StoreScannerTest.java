@@ -15,7 +15,8 @@ class StoreScannerTest {
   @TempDir Path data;
 
   private static String record(String label, String line) {
-    return "{\"recv\":\"2026-11-30T00:00:00Z\",\"src\":\"grpc\",\"project\":\"chaos\",\"agent\":\"a\","
+    return "{\"recv\":\"2026-11-30T00:00:00Z\",\"src\":\"grpc\",\"project\":\"chaos\","
+        + "\"agent\":\"a\","
         + "\"host\":\"h\",\"label\":\"" + label + "\",\"ts\":\"x\",\"fid\":\"1\",\"off\":0,"
         + "\"line\":\"" + line + "\"}\n";
   }
