@@ -138,7 +138,8 @@ public final class CollectorProcess extends ChildProcess {
     pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2"); // as bin/rlog-collector does
     Process p = pb
         .redirectErrorStream(true)
-        .redirectOutput(workDir.resolve("collector.out").toFile())
+        // appended: a collector restarted in the same directory keeps the earlier runs' logs
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("collector.out").toFile()))
         .start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!Files.exists(readyFile)) {
