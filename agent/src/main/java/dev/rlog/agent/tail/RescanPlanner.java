@@ -140,14 +140,56 @@ public final class RescanPlanner {
   }
 
   /**
+   * Files written while the agent was down and rotated away before it came back were at a
+   * matched path only while nobody looked: an unknown file whose name starts with one of {@code
+   * namePrefixes} (the names the pattern matches, e.g. {@code app.log} for {@code app.log.1},
+   * {@code app.log-20261130}, {@code app.log.1.gz}) and that was modified at or after {@code
+   * modifiedSinceMillis} (when the agent last listed the directory) is started too, from 0, as a
+   * rotated file to finish. Files that start like a known instance are never adopted (they are
+   * its copies).
+   */
+  public record Adoption(long modifiedSinceMillis, Set<String> namePrefixes) {
+    public Adoption {
+      namePrefixes = Set.copyOf(namePrefixes);
+    }
+
+    boolean covers(Observed o) {
+      if (o.modifiedMillis() < modifiedSinceMillis) {
+        return false;
+      }
+      String name = fileName(o.path());
+      for (int i = 1; i < name.length(); i++) {
+        if (namePrefixes.contains(name.substring(0, i))) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    private static String fileName(String path) {
+      int slash = path.lastIndexOf('/');
+      return slash < 0 ? path : path.substring(slash + 1);
+    }
+  }
+
+  /**
    * @param startAtEnd new files start at their current end (first scan of a first start with
    *     {@code start_position: end})
+   * @param adoption files rotated away while the agent was down, or null
    */
   public static Plan plan(List<Instance> instances, List<Observed> observed,
       Map<String, HeldCopy> held, Probe probe, boolean startAtEnd, long nowNanos,
-      Duration copyGrace, Duration missingGrace) {
+      Duration copyGrace, Duration missingGrace, Adoption adoption) {
     return new Run(instances, observed, probe, nowNanos).plan(held, startAtEnd,
-        copyGrace.toNanos(), missingGrace.toNanos());
+        copyGrace.toNanos(), missingGrace.toNanos(), adoption);
+  }
+
+  /** {@link #plan(List, List, Map, Probe, boolean, long, Duration, Duration, Adoption)} without adoption. */
+  public static Plan plan(List<Instance> instances, List<Observed> observed,
+      Map<String, HeldCopy> held, Probe probe, boolean startAtEnd, long nowNanos,
+      Duration copyGrace, Duration missingGrace) {
+    return plan(instances, observed, held, probe, startAtEnd, nowNanos, copyGrace, missingGrace,
+        null);
   }
 
   /** The state of one planning pass. */
@@ -184,7 +226,8 @@ public final class RescanPlanner {
       }
     }
 
-    Plan plan(Map<String, HeldCopy> held, boolean startAtEnd, long copyGrace, long missingGrace) {
+    Plan plan(Map<String, HeldCopy> held, boolean startAtEnd, long copyGrace, long missingGrace,
+        Adoption adoption) {
       List<Instance> order = new ArrayList<>();
       for (Instance i : instances) {
         if (i.state().isOpen()) {
@@ -212,6 +255,9 @@ public final class RescanPlanner {
         }
       }
       Map<String, HeldCopy> stillHeld = newFiles(held, startAtEnd, copyGrace);
+      if (adoption != null) {
+        adopt(adoption);
+      }
       return new Plan(actions, stillHeld, deadline);
     }
 
@@ -236,7 +282,14 @@ public final class RescanPlanner {
             return; // already draining or finishing: the open channel reads what is left
           }
           if (inodeReused(i)) {
-            contentGone(i);
+            // Its copy may be here already (copytruncate, then the inode rotated on): take it in
+            // this same pass, before anything could start the copy as a file of its own.
+            Observed copy = siblingsOf(i).copyOf(t);
+            if (copy != null) {
+              continueOnCopy(i, copy);
+            } else {
+              contentGone(i);
+            }
             return;
           }
           Observed copy = siblingsOf(i).copyOf(t);
@@ -337,6 +390,27 @@ public final class RescanPlanner {
         claimed.add(o.path());
       }
       return stillHeld;
+    }
+
+    private void adopt(Adoption adoption) {
+      Set<String> known = new HashSet<>();
+      for (Instance i : instances) {
+        known.add(i.identity().fingerprint());
+      }
+      for (Observed raw : byPath.values()) {
+        String key = raw.identity().fileKey();
+        if (claimed.contains(raw.path()) || raw.matched() || !adoption.covers(raw)
+            || (key != null && ownerByKey.containsKey(key))) {
+          continue;
+        }
+        Observed o = resolve(raw);
+        if (!o.identity().hasFingerprint() || known.contains(o.identity().fingerprint())) {
+          continue;
+        }
+        actions.add(new Register(o, 0));
+        claimed.add(o.path());
+        known.add(o.identity().fingerprint());
+      }
     }
 
     private Instance liveTwin(Observed o, Map<String, List<Instance>> openByFingerprint) {

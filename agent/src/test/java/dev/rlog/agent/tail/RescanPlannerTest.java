@@ -277,4 +277,51 @@ class RescanPlannerTest {
     assertThrows(IllegalArgumentException.class, () -> new Instance("x", InstanceState.DORMANT,
         "/l/app.log", FileIdentity.undecided("k1"), 0, 0, 0, -1));
   }
+
+  private Observed rotated(String name, String key, String fp, long size, long mtime) {
+    contents.put("/l/" + name, fp);
+    return new Observed("/l/" + name, FileIdentity.undecided(key), size, false,
+        name.endsWith(".gz"), mtime);
+  }
+
+  @Test
+  void filesRotatedAwayWhileTheAgentWasDownAreAdoptedOnlyIfNewUnknownAndNamedLikeTheSource() {
+    RescanPlanner.Adoption since1000 = new RescanPlanner.Adoption(1000, java.util.Set.of("app.log"));
+    List<Instance> known = List.of(inst("x", InstanceState.DORMANT, "app.log", "k1", A, 10, 10));
+    Plan p = RescanPlanner.plan(known, List.of(
+            file("app.log", "k1", A, 10),                      // the known instance, unchanged
+            rotated("app.log.1", "k2", B, 50, 1500),           // written while down: adopted
+            rotated("app.log.2.gz", "k3", "cccccccccccccccc", 50, 1200), // compressed too
+            rotated("app.log.3", "k4", "dddddddddddddddd", 50, 900),     // older: not ours
+            rotated("app.log.4", "k5", A, 50, 1600),           // starts like x: its copy, not new
+            rotated("other.txt", "k6", "eeeeeeeeeeeeeeee", 50, 1700)),   // another name
+        Map.of(), probe, false, NOW, GRACE, GRACE, since1000);
+    assertThat(p.actions()).filteredOn(a -> a instanceof Register)
+        .extracting(a -> ((Register) a).file().path())
+        .containsExactlyInAnyOrder("/l/app.log.1", "/l/app.log.2.gz");
+    assertThat(p.actions()).filteredOn(a -> a instanceof Register)
+        .allMatch(a -> ((Register) a).startAt() == 0);
+    // without adoption (first start, or after the first minutes) none of them is started
+    Plan none = RescanPlanner.plan(known, List.of(file("app.log", "k1", A, 10),
+        rotated("app.log.1", "k2", B, 50, 1500)), Map.of(), probe, false, NOW, GRACE, GRACE);
+    assertThat(none.actions()).noneMatch(a -> a instanceof Register);
+  }
+
+  @Test
+  void aReusedInodeWhoseCopyIsHereContinuesOnTheCopyInTheSamePassNotAdoptingIt() {
+    // copytruncate, then a rename rotation, both while the agent was down: x's inode now holds
+    // the next generation (at app.log.1), x's content is in its copy (app.log.2).
+    RescanPlanner.Adoption since = new RescanPlanner.Adoption(0, java.util.Set.of("app.log"));
+    List<Instance> known = List.of(inst("x", InstanceState.DORMANT, "app.log", "k1", A, 10, 10));
+    Plan p = RescanPlanner.plan(known, List.of(
+            file("app.log", "k9", "cccccccccccccccc", 5),
+            rotated("app.log.1", "k1", B, 50, 10),
+            rotated("app.log.2", "k2", A, 40, 10)),
+        Map.of(), probe, false, NOW, GRACE, GRACE, since);
+    assertThat(p.actions().get(0)).isInstanceOfSatisfying(ContinueOnCopy.class,
+        c -> assertThat(c.copy().path()).isEqualTo("/l/app.log.2"));
+    assertThat(p.actions()).filteredOn(a -> a instanceof Register)
+        .extracting(a -> ((Register) a).file().path())
+        .containsExactlyInAnyOrder("/l/app.log", "/l/app.log.1");
+  }
 }

@@ -41,8 +41,8 @@ public record ChaosScenario(
   public static final int DEFAULT_AGENT_KILLS = 3;
   public static final int DEFAULT_COLLECTOR_KILLS = 2;
   public static final Duration DEFAULT_OUTAGE = Duration.ofSeconds(10);
-  /** GLOB until the agent finishes rotated files of a plain-path source; then PLAIN. */
-  public static final SourcePattern DEFAULT_PATTERN = SourcePattern.GLOB;
+  /** A plain path, as most people configure a source: rotated names are not matched. */
+  public static final SourcePattern DEFAULT_PATTERN = SourcePattern.PLAIN;
   /** Longer than the agent's longest retry backoff (30 s): a backoff is not taken for a stall. */
   public static final Duration DEFAULT_SETTLE_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_MAX_WAIT = Duration.ofMinutes(10);

@@ -90,6 +90,7 @@ public final class SourceTailer implements AutoCloseable {
   private final String label;
   private final Path dir;
   private final PathMatcher matcher;
+  private final String matcherGlob;
   private final TailConfig config;
   private final Clock clock;
   private final OffsetRegistry registry;
@@ -118,6 +119,11 @@ public final class SourceTailer implements AutoCloseable {
   private boolean dirMissingLogged;
   private long lastRescanNanos;
   private long planDeadlineNanos = Long.MAX_VALUE;
+  /** Wall-clock time when the directory was last listed; -1 before the first listing. */
+  private volatile long lastListedMillis = -1;
+  /** Files rotated away after this time (while the agent was down) are adopted; -1: none. */
+  private long adoptSinceMillis = -1;
+  private final long startNanos;
   /** Whether the owner receives the directory's events (then rescans are a safety net). */
   private volatile boolean watched;
 
@@ -153,6 +159,7 @@ public final class SourceTailer implements AutoCloseable {
     this.label = source.label();
     this.dir = source.directory();
     this.matcher = source.fileNameMatcher();
+    this.matcherGlob = source.fileGlob();
     this.config = config;
     this.clock = clock;
     this.registry = registry;
@@ -165,6 +172,7 @@ public final class SourceTailer implements AutoCloseable {
     this.probe = new FileProbe(config.fingerprintBytes());
     long now = clock.nanoTime();
     this.lastRescanNanos = now;
+    this.startNanos = now;
     List<String> known = registry.idsOf(label);
     this.startAtEndOnFirstScan =
         config.startPosition() == TailConfig.StartPosition.END && known.isEmpty();
@@ -208,6 +216,21 @@ public final class SourceTailer implements AutoCloseable {
 
   private long rescanIntervalNanos() {
     return (watched ? config.watchedRescanInterval() : config.rescanInterval()).toNanos();
+  }
+
+  /**
+   * The agent last listed this directory at {@code millis} (wall clock) before it stopped: an
+   * unknown file named like a watched one (its rotated name) and modified since then was at the
+   * watched path while nobody looked, and is read too (during the first {@code copyGrace} after
+   * start). Call before the first poll; -1 turns it off (first start).
+   */
+  public void adoptFilesModifiedSince(long millis) {
+    this.adoptSinceMillis = millis;
+  }
+
+  /** Wall-clock time when the directory was last listed (-1: not yet); any thread. */
+  public long lastListedMillis() {
+    return lastListedMillis;
   }
 
   /** The next {@link #poll()} rescans the directory. */
@@ -525,6 +548,7 @@ public final class SourceTailer implements AutoCloseable {
   private void rescan(long now) {
     rescanRequested = false;
     lastRescanNanos = now;
+    long listedAt = clock.currentTimeMillis();
     List<Observed> seen = list();
     if (seen == null) {
       return;
@@ -537,7 +561,8 @@ public final class SourceTailer implements AutoCloseable {
     }
     contentProbe.beginScan();
     RescanPlanner.Plan plan = RescanPlanner.plan(views, seen, heldCopies, contentProbe,
-        !firstScanDone && startAtEndOnFirstScan, now, config.copyGrace(), config.copyGrace());
+        !firstScanDone && startAtEndOnFirstScan, now, config.copyGrace(), config.copyGrace(),
+        adoption(seen, now));
     for (Action a : plan.actions()) {
       apply(a, now);
     }
@@ -545,6 +570,7 @@ public final class SourceTailer implements AutoCloseable {
     planDeadlineNanos = plan.nextDeadlineNanos();
     contentProbe.retain(seen);
     firstScanDone = true;
+    lastListedMillis = listedAt;
     assignSlots(now);
     publishOpenNames();
   }
@@ -567,6 +593,31 @@ public final class SourceTailer implements AutoCloseable {
     } else {
       throw new IllegalStateException("unknown action " + a);
     }
+  }
+
+  /** What may be adopted in this scan, or null (see {@link #adoptFilesModifiedSince}). */
+  private RescanPlanner.Adoption adoption(List<Observed> seen, long now) {
+    if (adoptSinceMillis < 0 || now - startNanos >= config.copyGrace().toNanos()) {
+      return null;
+    }
+    Set<String> prefixes = new HashSet<>();
+    String glob = matcherGlob;
+    if (glob.chars().noneMatch(c -> c == '*' || c == '?' || c == '[' || c == '{' || c == '\\')) {
+      prefixes.add(glob);
+    }
+    for (Observed o : seen) {
+      if (o.matched()) {
+        prefixes.add(Path.of(o.path()).getFileName().toString());
+      }
+    }
+    for (TrackedFile f : files.values()) {
+      Path name = f.path.getFileName();
+      if (name != null && matcher.matches(name)) {
+        prefixes.add(name.toString());
+      }
+    }
+    // Timestamps of files are coarser than the clock; a second of slack adopts nothing known.
+    return new RescanPlanner.Adoption(adoptSinceMillis - 1000, prefixes);
   }
 
   private void follow(TrackedFile f, Observed at, boolean moved, long now) {
@@ -667,12 +718,17 @@ public final class SourceTailer implements AutoCloseable {
     registry.register(id, label, o.identity(), o.path(), start);
     TrackedFile f = new TrackedFile(id, label, o.identity(), Path.of(o.path()), start,
         config.maxLineBytes(), now);
-    f.atMatchedPath = true;
+    f.atMatchedPath = o.matched();
     f.sizeSeen = Math.max(start, o.size());
     f.modifiedMillis = o.modifiedMillis();
     files.put(id, f);
     undurable = true;
-    log.info("{}: new file {} as {} from offset {}", label, o.path(), id, start);
+    if (o.matched()) {
+      log.info("{}: new file {} as {} from offset {}", label, o.path(), id, start);
+    } else {
+      log.info("{}: {} was written and rotated while the agent was down; reading it as {}",
+          label, o.path(), id);
+    }
   }
 
   /**

@@ -10,12 +10,14 @@ import dev.rlog.common.time.Clock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.nio.file.attribute.FileTime;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -55,6 +57,11 @@ import org.slf4j.LoggerFactory;
 public final class TailService implements Service {
   public static final String THREAD_NAME = "rlog-tail";
   public static final String WATCH_THREAD_NAME = "rlog-tail-watch";
+  /**
+   * In the state directory; its mtime is when the agent last listed all its directories, so the
+   * next start knows which rotated files were written while it was down.
+   */
+  public static final String LISTED_FILE_NAME = "listed";
 
   private static final Logger log = LoggerFactory.getLogger(TailService.class);
   private static final long ERROR_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -84,6 +91,8 @@ public final class TailService implements Service {
   private volatile Thread thread;
   private Thread watcher;
   private long publishedVersion = -1;
+  private long markedListedMillis = -1;
+  private boolean listedWarned;
   private final Set<Path> unwatchableLogged = new HashSet<>();
 
   public TailService(List<TailSource> sources, TailConfig config, OffsetStore store,
@@ -124,6 +133,10 @@ public final class TailService implements Service {
         ts.add(new SourceTailer(s, config, clock, registry, checkpointer, sink, random, readBuffer,
             gate));
         flags.add(new AtomicBoolean(true));
+      }
+      long listedBefore = lastListedMillis();
+      for (SourceTailer t : ts) {
+        t.adoptFilesModifiedSince(listedBefore);
       }
       tailers = List.copyOf(ts);
       rescanFlags = List.copyOf(flags);
@@ -299,6 +312,7 @@ public final class TailService implements Service {
       applyCommits(); // a re-offered batch may just have been accepted: held commits now fit
     }
     checkpointer.checkpointIfDue();
+    markListed();
     publish();
     if (registry.hasUnpersistedChanges()) {
       next = Math.min(next, checkpointer.nextDueNanos());
@@ -327,6 +341,47 @@ public final class TailService implements Service {
       registry.commit(id, Math.min(pos, read));
       if (pos > read) {
         commits.merge(id, pos, Math::max);
+      }
+    }
+  }
+
+  private Path listedFile() {
+    return store.file().resolveSibling(LISTED_FILE_NAME);
+  }
+
+  /** When the previous run last listed all directories, or -1 (first start, or unknown). */
+  private long lastListedMillis() {
+    try {
+      return Files.getLastModifiedTime(listedFile()).toMillis();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Records, as the mtime of {@value #LISTED_FILE_NAME}, the time by which every directory was
+   * listed (at most once a second). Not fsynced: after a power loss an older time only makes the
+   * next start look at more rotated files, whose first lines keep known ones out.
+   */
+  private void markListed() {
+    long min = Long.MAX_VALUE;
+    for (SourceTailer t : tailers) {
+      min = Math.min(min, t.lastListedMillis());
+    }
+    if (min < 0 || min == Long.MAX_VALUE || min - markedListedMillis < 1000) {
+      return;
+    }
+    try {
+      Path f = listedFile();
+      if (!Files.exists(f)) {
+        Files.write(f, new byte[0]);
+      }
+      Files.setLastModifiedTime(f, FileTime.fromMillis(min));
+      markedListedMillis = min;
+    } catch (IOException e) {
+      if (!listedWarned) {
+        listedWarned = true;
+        log.warn("cannot record the listing time in {}: {}", listedFile(), e.toString());
       }
     }
   }

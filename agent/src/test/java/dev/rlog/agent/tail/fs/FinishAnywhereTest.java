@@ -311,6 +311,35 @@ class FinishAnywhereTest {
     }
   }
 
+  @Test
+  void aGenerationWrittenAndRotatedAwayWhileDownIsAdoptedButOldRotationsAreNot() throws Exception {
+    try (Writer w = new Writer(log())) {
+      runAndAck(w, 10);
+      w.lines("old-", 10, 20);
+    }
+    long listed = System.currentTimeMillis() - 5000; // when the stopped agent last looked
+    Path ancient = logs.resolve("app.log.9");
+    try (Writer w = new Writer(ancient)) {
+      w.lines("ancient-", 0, 3);
+    }
+    Files.setLastModifiedTime(ancient, FileTime.fromMillis(listed - 60_000));
+    // Down: app.log rotated twice. The middle generation lived at app.log only meanwhile.
+    Files.move(log(), logs.resolve("app.log.2"), StandardCopyOption.ATOMIC_MOVE);
+    try (Writer w = new Writer(log())) {
+      w.lines("mid-", 0, 30);
+    }
+    Files.move(log(), logs.resolve("app.log.1"), StandardCopyOption.ATOMIC_MOVE);
+    try (Writer w = new Writer(log()); TailHarness h = new TailHarness(state, "app", log())) {
+      w.lines("new-", 0, 5);
+      h.tailer.adoptFilesModifiedSince(listed);
+      h.poll();
+      h.poll();
+      assertThat(h.sink.texts()).containsExactlyInAnyOrderElementsOf(concat(
+          concat(range("old-", 10, 20), range("mid-", 0, 30)), range("new-", 0, 5)));
+      assertThat(h.sink.instances()).hasSize(3);
+    }
+  }
+
   private static void setAge(Path p, int secondsAgo) throws IOException {
     Files.setLastModifiedTime(p,
         FileTime.from(Instant.parse("2026-11-30T00:00:00Z").minusSeconds(secondsAgo)));
