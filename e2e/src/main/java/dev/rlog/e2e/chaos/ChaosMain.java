@@ -58,7 +58,7 @@ public final class ChaosMain implements Callable<Integer> {
   Duration outage;
   @Option(names = "--seed", description = "seed of the schedule (default: random, printed)")
   Long seed;
-  @Option(names = "--pattern", defaultValue = "glob", converter = PatternConverter.class,
+  @Option(names = "--pattern", defaultValue = "plain", converter = PatternConverter.class,
       description = "plain: each source is the file's own path; glob: a glob that also matches"
           + " the rotated names (default ${DEFAULT-VALUE})")
   SourcePattern pattern;

@@ -58,26 +58,60 @@ final class FileProbe {
     return FileIdentity.fingerprint(scratch.array(), n, fingerprintBytes);
   }
 
-  /** The fingerprint of the file at {@code p}, or null if not decidable or gone. */
-  String fingerprint(Path p) throws IOException {
-    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-      return fingerprint(ch);
-    } catch (NoSuchFileException e) {
-      return null;
+  /**
+   * The path no longer holds the inode a listing saw there (renamed, replaced or deleted since):
+   * names shifted while the directory was looked at, and what was seen is not one moment.
+   */
+  static final class MovedException extends IOException {
+    MovedException(Path p) {
+      super(p + " changed since it was listed");
     }
   }
 
   /**
-   * The fingerprint of the decompressed bytes of the gzip file at {@code p}, or null if not
-   * decidable (too short, gone, or not readable as gzip yet).
+   * The fingerprint of the file at {@code p}, or null if not decidable yet, checking that the
+   * file opened is the inode {@code expectedKey} the listing saw (null: no inodes, not checked).
+   *
+   * @throws MovedException if {@code p} holds another inode now, or nothing
    */
-  String gzipFingerprint(Path p) {
-    try (InputStream in = new GZIPInputStream(Files.newInputStream(p), 8192)) {
-      byte[] head = scratch.array();
-      int n = in.readNBytes(head, 0, fingerprintBytes);
-      return FileIdentity.fingerprint(head, n, fingerprintBytes);
+  String fingerprint(Path p, String expectedKey) throws IOException {
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+      requireKey(p, expectedKey);
+      return fingerprint(ch);
+    } catch (NoSuchFileException e) {
+      throw new MovedException(p);
+    }
+  }
+
+  /**
+   * The fingerprint of the decompressed bytes of the gzip file at {@code p} (which must still be
+   * inode {@code expectedKey}), or null if not decidable (too short, not readable as gzip yet).
+   *
+   * @throws MovedException if {@code p} holds another inode now, or nothing
+   */
+  String gzipFingerprint(Path p, String expectedKey) throws MovedException {
+    try (InputStream raw = Files.newInputStream(p)) {
+      requireKey(p, expectedKey);
+      try (InputStream in = new GZIPInputStream(raw, 8192)) {
+        byte[] head = scratch.array();
+        int n = in.readNBytes(head, 0, fingerprintBytes);
+        return FileIdentity.fingerprint(head, n, fingerprintBytes);
+      }
+    } catch (MovedException | NoSuchFileException e) {
+      throw new MovedException(p);
     } catch (IOException e) {
-      return null; // gone, still being written, or not gzip
+      return null; // still being written, or not gzip
+    }
+  }
+
+  /** After opening {@code p}: it still is {@code expectedKey}, so what was opened is that file. */
+  private static void requireKey(Path p, String expectedKey) throws IOException {
+    if (expectedKey == null) {
+      return;
+    }
+    Stat s = stat(p);
+    if (s == null || !expectedKey.equals(s.fileKey())) {
+      throw new MovedException(p);
     }
   }
 

@@ -138,6 +138,7 @@ public final class SourceTailer implements AutoCloseable {
   private long errors;
   private long lostBytesGone;
   private long lostBytesTruncated;
+  private long racedScans;
 
   /** A tailer with a read gate of its own (tests, single-source use). */
   public SourceTailer(TailSource source, TailConfig config, Clock clock, OffsetRegistry registry,
@@ -563,6 +564,14 @@ public final class SourceTailer implements AutoCloseable {
     RescanPlanner.Plan plan = RescanPlanner.plan(views, seen, heldCopies, contentProbe,
         !firstScanDone && startAtEndOnFirstScan, now, config.copyGrace(), config.copyGrace(),
         adoption(seen, now));
+    if (contentProbe.raced) {
+      // A file changed between the listing and reading its first line (logrotate shifting
+      // names right now): the listing is not one moment, so nothing is decided on it.
+      racedScans++;
+      log.debug("{}: {} changed while it was listed; listing again", label, dir);
+      rescanRequested = true;
+      return;
+    }
     for (Action a : plan.actions()) {
       apply(a, now);
     }
@@ -789,9 +798,13 @@ public final class SourceTailer implements AutoCloseable {
     boolean gz = FileProbe.isGzip(f.path.getFileName());
     try {
       if (gz) {
-        FileProbe.Stat s = FileProbe.stat(f.path);
-        if (s == null || !Objects.equals(s.fileKey(), f.identity.fileKey())
-            || !f.identity.fingerprint().equals(probe.gzipFingerprint(f.path))) {
+        String fp;
+        try {
+          fp = probe.gzipFingerprint(f.path, f.identity.fileKey());
+        } catch (FileProbe.MovedException e) {
+          fp = null;
+        }
+        if (!f.identity.fingerprint().equals(fp)) {
           rescanRequested = true;
           return false;
         }
@@ -979,7 +992,11 @@ public final class SourceTailer implements AutoCloseable {
     private final Map<String, Known> known = new HashMap<>();
     private final Map<String, TrackedFile> openByKey = new HashMap<>();
 
+    /** A file was not what the listing said any more: the plan must not be used. */
+    boolean raced;
+
     void beginScan() {
+      raced = false;
       openByKey.clear();
       for (TrackedFile f : files.values()) {
         if (f.channel != null && f.identity.fileKey() != null) {
@@ -1010,11 +1027,15 @@ public final class SourceTailer implements AutoCloseable {
       String fp;
       try {
         if (o.compressed()) {
-          fp = probe.gzipFingerprint(Path.of(o.path()));
+          fp = probe.gzipFingerprint(Path.of(o.path()), key);
         } else {
           TrackedFile owner = key == null ? null : openByKey.get(key);
-          fp = owner != null ? probe.fingerprint(owner.channel) : probe.fingerprint(Path.of(o.path()));
+          fp = owner != null ? probe.fingerprint(owner.channel)
+              : probe.fingerprint(Path.of(o.path()), key);
         }
+      } catch (FileProbe.MovedException e) {
+        raced = true;
+        return null;
       } catch (IOException e) {
         errors++;
         warnOnce(o.path(), "cannot read", e);

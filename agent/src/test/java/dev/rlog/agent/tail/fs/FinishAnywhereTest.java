@@ -136,31 +136,6 @@ class FinishAnywhereTest {
   }
 
   @Test
-  void copytruncateOfAPlainPathWhileDownContinuesTheCopy() throws Exception {
-    String id;
-    try (Writer w = new Writer(log())) {
-      w.lines("line-", 0, 100);
-      try (TailHarness h = new TailHarness(state, "app", log())) {
-        h.poll();
-        h.ackAll();
-        id = h.sink.instances().get(0);
-      }
-      w.lines("line-", 100, 130);
-      Files.copy(log(), logs.resolve("app.log.1"));
-      truncate(log());
-      w.lines("line-", 130, 140);
-    }
-    try (TailHarness h = new TailHarness(state, "app", log())) {
-      h.poll();
-      h.advance(Duration.ofSeconds(11));
-      h.poll();
-      assertThat(h.sink.texts()).containsExactlyInAnyOrderElementsOf(range("line-", 100, 140));
-      assertThat(h.sink.texts(r -> r.instance().equals(id)))
-          .containsExactlyElementsOf(range("line-", 100, 130));
-    }
-  }
-
-  @Test
   void renamedAndCompressedWhileDownIsFinishedFromTheGzip() throws Exception {
     try (Writer w = new Writer(log())) {
       runAndAck(w, 1000);

@@ -22,6 +22,8 @@ import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class SourceTailerTest {
   @TempDir Path logs;
@@ -425,14 +427,16 @@ class SourceTailerTest {
     }
   }
 
-  @Test
-  void copytruncateWhileTheAgentWasDownContinuesTheCopyFromTheCommittedPosition()
+  /** With a glob that matches the copy's name, and with a plain path that does not. */
+  @ParameterizedTest
+  @ValueSource(strings = {"app.log*", "app.log"})
+  void copytruncateWhileTheAgentWasDownContinuesTheCopyFromTheCommittedPosition(String source)
       throws Exception {
     Path log = logs.resolve("app.log");
     try (Writer w = new Writer(log)) {
       w.lines("line-", 0, 100);
       String id;
-      try (TailHarness h = new TailHarness(state, "app", logs.resolve("app.log*"))) {
+      try (TailHarness h = new TailHarness(state, "app", logs.resolve(source))) {
         h.poll();
         h.ackAll();
         id = h.sink.instances().get(0);
@@ -441,7 +445,7 @@ class SourceTailerTest {
       Files.copy(log, logs.resolve("app.log.1"));
       truncate(log);
       w.lines("line-", 130, 140);
-      try (TailHarness h = new TailHarness(state, "app", logs.resolve("app.log*"))) {
+      try (TailHarness h = new TailHarness(state, "app", logs.resolve(source))) {
         h.poll();
         h.advance(Duration.ofSeconds(11));
         h.poll();
