@@ -78,8 +78,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class SourceTailer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SourceTailer.class);
-  /** How much of a possible copy is compared with the file it seems to copy. */
-  private static final int COPY_COMPARE_BYTES = 4096;
 
   /** Counters and gauges; a snapshot, any thread. */
   public record Stats(String label, int trackedFiles, int openFiles, long linesRead,
@@ -102,11 +100,10 @@ public final class SourceTailer implements AutoCloseable {
   /** The first bytes of a file, re-read after each block to see that it is still the same file. */
   private final ByteBuffer headBuffer;
   private final FileProbe probe;
-  private final ContentProbe contentProbe = new ContentProbe();
+  private final DirectoryScanner scanner;
   private final Map<String, TrackedFile> files = new LinkedHashMap<>();
   private Map<String, HeldCopy> heldCopies = Map.of();
   private final Set<String> warnedPaths = new HashSet<>();
-  private final Map<String, long[]> gzipSizes = new HashMap<>();
   private volatile Set<String> openFileNames = Set.of();
   private volatile Stats stats;
   private boolean firstScanDone;
@@ -116,7 +113,6 @@ public final class SourceTailer implements AutoCloseable {
   private boolean rescanRequested = true;
   private boolean undurable;
   private boolean slotFreed;
-  private boolean dirMissingLogged;
   private long lastRescanNanos;
   private long planDeadlineNanos = Long.MAX_VALUE;
   /** Wall-clock time when the directory was last listed; -1 before the first listing. */
@@ -171,6 +167,8 @@ public final class SourceTailer implements AutoCloseable {
     this.gate = Objects.requireNonNull(gate, "gate");
     this.headBuffer = ByteBuffer.allocate(config.fingerprintBytes());
     this.probe = new FileProbe(config.fingerprintBytes());
+    this.scanner = new DirectoryScanner(label, dir, matcher,
+        new FileProbe(config.fingerprintBytes()));
     long now = clock.nanoTime();
     this.lastRescanNanos = now;
     this.startNanos = now;
@@ -550,7 +548,7 @@ public final class SourceTailer implements AutoCloseable {
     rescanRequested = false;
     lastRescanNanos = now;
     long listedAt = clock.currentTimeMillis();
-    List<Observed> seen = list();
+    List<Observed> seen = scanner.list();
     if (seen == null) {
       return;
     }
@@ -560,11 +558,11 @@ public final class SourceTailer implements AutoCloseable {
         views.add(f.view());
       }
     }
-    contentProbe.beginScan();
-    RescanPlanner.Plan plan = RescanPlanner.plan(views, seen, heldCopies, contentProbe,
+    scanner.beginScan(files);
+    RescanPlanner.Plan plan = RescanPlanner.plan(views, seen, heldCopies, scanner,
         !firstScanDone && startAtEndOnFirstScan, now, config.copyGrace(), config.copyGrace(),
         adoption(seen, now));
-    if (contentProbe.raced) {
+    if (scanner.raced()) {
       // A file changed between the listing and reading its first line (logrotate shifting
       // names right now): the listing is not one moment, so nothing is decided on it.
       racedScans++;
@@ -577,7 +575,7 @@ public final class SourceTailer implements AutoCloseable {
     }
     heldCopies = plan.held();
     planDeadlineNanos = plan.nextDeadlineNanos();
-    contentProbe.retain(seen);
+    scanner.retain(seen);
     firstScanDone = true;
     lastListedMillis = listedAt;
     assignSlots(now);
@@ -865,61 +863,6 @@ public final class SourceTailer implements AutoCloseable {
     return null;
   }
 
-  /**
-   * Every regular file of the directory (matched or not: any may finish an instance), sorted by
-   * path; null when the directory cannot be listed (nothing is decided then).
-   */
-  private List<Observed> list() {
-    List<Observed> out = new ArrayList<>();
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-      dirMissingLogged = false;
-      for (Path p : ds) {
-        Path name = p.getFileName();
-        boolean gz = FileProbe.isGzip(name);
-        try {
-          FileProbe.Stat s = FileProbe.stat(p);
-          if (s == null) {
-            continue;
-          }
-          long size = gz ? gzipSize(p, s) : s.size();
-          if (size < 0) {
-            continue; // a gzip file still being written
-          }
-          out.add(new Observed(p.toString(), FileIdentity.undecided(s.fileKey()), size,
-              matcher.matches(name), gz, s.modifiedMillis()));
-        } catch (IOException e) {
-          errors++;
-          warnOnce(p.toString(), "cannot inspect", e);
-        }
-      }
-    } catch (NoSuchFileException | NotDirectoryException e) {
-      if (!dirMissingLogged) {
-        log.warn("{}: directory {} does not exist (yet); watching for it", label, dir);
-        dirMissingLogged = true;
-      }
-      return null;
-    } catch (IOException e) {
-      errors++;
-      log.warn("{}: cannot list {}", label, dir, e);
-      return null;
-    }
-    out.sort(Comparator.comparing(Observed::path));
-    return out;
-  }
-
-  /** The declared uncompressed size, read once per (inode, size, mtime). */
-  private long gzipSize(Path p, FileProbe.Stat s) {
-    String k = p.toString();
-    long[] c = gzipSizes.get(k);
-    long keyHash = Objects.hashCode(s.fileKey());
-    if (c != null && c[0] == keyHash && c[1] == s.size() && c[2] == s.modifiedMillis()) {
-      return c[3];
-    }
-    long declared = FileProbe.gzipDeclaredSize(p, s.size());
-    gzipSizes.put(k, new long[] {keyHash, s.size(), s.modifiedMillis(), declared});
-    return declared;
-  }
-
   private String newId(FileIdentity identity) {
     while (true) {
       String id = identity.instanceId(String.format("%08x", random.nextInt()));
@@ -959,8 +902,8 @@ public final class SourceTailer implements AutoCloseable {
       }
     }
     return new Stats(label, files.size(), open, linesRead, bytesRead, sinkRefusals, piecesCut,
-        partialsFlushed, truncations, rotations, copiesContinued, errors, backlog, lostBytesGone,
-        lostBytesTruncated);
+        partialsFlushed, truncations, rotations, copiesContinued, errors + scanner.errors(),
+        backlog, lostBytesGone, lostBytesTruncated);
   }
 
   private void warnOnce(String path, String what, IOException e) {
@@ -979,90 +922,5 @@ public final class SourceTailer implements AutoCloseable {
     Map<String, InstanceState> out = new LinkedHashMap<>();
     files.forEach((id, f) -> out.put(id, f.state));
     return out;
-  }
-
-  /**
-   * File contents for the planner: fingerprints remembered per (inode, size, mtime), so a quiet
-   * directory is not read again at every rescan; an open instance's file is fingerprinted
-   * through its channel.
-   */
-  private final class ContentProbe implements RescanPlanner.Probe {
-    private record Known(String fileKey, long size, long modifiedMillis, String fingerprint) {}
-
-    private final Map<String, Known> known = new HashMap<>();
-    private final Map<String, TrackedFile> openByKey = new HashMap<>();
-
-    /** A file was not what the listing said any more: the plan must not be used. */
-    boolean raced;
-
-    void beginScan() {
-      raced = false;
-      openByKey.clear();
-      for (TrackedFile f : files.values()) {
-        if (f.channel != null && f.identity.fileKey() != null) {
-          openByKey.put(f.identity.fileKey(), f);
-        }
-      }
-    }
-
-    void retain(List<Observed> seen) {
-      if (known.size() > seen.size()) {
-        Set<String> paths = new HashSet<>();
-        for (Observed o : seen) {
-          paths.add(o.path());
-        }
-        known.keySet().retainAll(paths);
-        gzipSizes.keySet().retainAll(paths);
-      }
-    }
-
-    @Override
-    public String fingerprint(Observed o) {
-      String key = o.identity().fileKey();
-      Known k = known.get(o.path());
-      if (k != null && Objects.equals(k.fileKey(), key) && k.size() == o.size()
-          && k.modifiedMillis() == o.modifiedMillis()) {
-        return k.fingerprint();
-      }
-      String fp;
-      try {
-        if (o.compressed()) {
-          fp = probe.gzipFingerprint(Path.of(o.path()), key);
-        } else {
-          TrackedFile owner = key == null ? null : openByKey.get(key);
-          fp = owner != null ? probe.fingerprint(owner.channel)
-              : probe.fingerprint(Path.of(o.path()), key);
-        }
-      } catch (FileProbe.MovedException e) {
-        raced = true;
-        return null;
-      } catch (IOException e) {
-        errors++;
-        warnOnce(o.path(), "cannot read", e);
-        return null;
-      }
-      known.put(o.path(), new Known(key, o.size(), o.modifiedMillis(), fp));
-      return fp;
-    }
-
-    @Override
-    public boolean samePrefix(String id, Observed o) {
-      TrackedFile twin = files.get(id);
-      if (twin == null || twin.channel == null) {
-        return true;
-      }
-      int n = (int) Math.min(COPY_COMPARE_BYTES, Math.min(o.size(), twin.sizeSeen));
-      try {
-        if (twin.channel.size() < n) {
-          // The twin shrank since this scan observed it: it is being truncated (copytruncate)
-          // right now. Keep holding; the next scan sees the truncation and continues the twin's
-          // instance in this copy instead of reading the copy again from 0.
-          return true;
-        }
-        return FileProbe.samePrefix(twin.channel, Path.of(o.path()), n);
-      } catch (IOException e) {
-        return true; // cannot tell yet; keep waiting until copyGrace
-      }
-    }
   }
 }
