@@ -93,12 +93,10 @@ public final class SourceTailer implements AutoCloseable {
   private final Clock clock;
   private final OffsetRegistry registry;
   private final Checkpointer checkpointer;
-  private final LineSink sink;
   private final RandomGenerator random;
   private final ByteBuffer readBuffer;
   private final ReadGate gate;
-  /** The first bytes of a file, re-read after each block to see that it is still the same file. */
-  private final ByteBuffer headBuffer;
+  private final InstanceReader reader;
   private final FileProbe probe;
   private final DirectoryScanner scanner;
   private final Map<String, TrackedFile> files = new LinkedHashMap<>();
@@ -123,11 +121,6 @@ public final class SourceTailer implements AutoCloseable {
   /** Whether the owner receives the directory's events (then rescans are a safety net). */
   private volatile boolean watched;
 
-  private long linesRead;
-  private long bytesRead;
-  private long sinkRefusals;
-  private long piecesCut;
-  private long partialsFlushed;
   private long truncations;
   private long rotations;
   private long copiesContinued;
@@ -161,11 +154,10 @@ public final class SourceTailer implements AutoCloseable {
     this.clock = clock;
     this.registry = registry;
     this.checkpointer = checkpointer;
-    this.sink = sink;
     this.random = random;
     this.readBuffer = readBuffer;
     this.gate = Objects.requireNonNull(gate, "gate");
-    this.headBuffer = ByteBuffer.allocate(config.fingerprintBytes());
+    this.reader = new InstanceReader(label, config, clock, registry, sink, gate, readBuffer);
     this.probe = new FileProbe(config.fingerprintBytes());
     this.scanner = new DirectoryScanner(label, dir, matcher,
         new FileProbe(config.fingerprintBytes()));
@@ -294,15 +286,25 @@ public final class SourceTailer implements AutoCloseable {
   /** Returns true if the file may have more to read right away. */
   private boolean service(TrackedFile f, long now) {
     try {
-      if (f.pending != null && !offerPending(f)) {
+      if (f.pending != null && !reader.offerPending(f)) {
         return false;
       }
       boolean more = false;
       boolean reading = f.state == InstanceState.READING || f.state == InstanceState.DRAINING;
       if (reading && !gate.closed() && registry.isDurable(f.id)) {
-        more = f.gzip != null ? readGzip(f, now) : read(f, now);
+        InstanceReader.Outcome outcome = reader.read(f, now);
+        switch (outcome) {
+          case SHRANK, HEAD_CHANGED -> {
+            if (f.state == InstanceState.DRAINING) {
+              markContentGone(f, now); // a file we only drain was rewritten: nothing more
+            } else {
+              rescanRequested = true; // truncated, maybe rewritten: the rescan decides
+            }
+          }
+          default -> more = outcome == InstanceReader.Outcome.MORE;
+        }
         if (f.pending == null && f.isOpen() && f.state != InstanceState.FINISHING) {
-          maybeFlushPartial(f, now);
+          reader.maybeFlushPartial(f, now);
         }
         if (f.state == InstanceState.DRAINING && f.pending == null && !more && drained(f, now)) {
           log.info("{}: {} is read to its end{}; closing it", label, f.path,
@@ -310,8 +312,8 @@ public final class SourceTailer implements AutoCloseable {
           f.state = InstanceState.FINISHING;
         }
       }
-      if (f.state == InstanceState.FINISHING) {
-        finish(f, now);
+      if (f.state == InstanceState.FINISHING && reader.finish(f)) {
+        close(f, f.afterFinish, now);
       }
       return more;
     } catch (IOException e) {
@@ -325,158 +327,6 @@ public final class SourceTailer implements AutoCloseable {
   private boolean drained(TrackedFile f, long now) {
     return f.gzip != null ? f.gzip.ended()
         : now - f.lastGrowthNanos >= config.drainIdle().toNanos();
-  }
-
-  private boolean read(TrackedFile f, long now) throws IOException {
-    for (int blocks = 0; blocks < config.maxBlocksPerPoll(); blocks++) {
-      long size = f.channel.size();
-      if (size < f.sizeSeen) {
-        if (f.state == InstanceState.DRAINING) {
-          markContentGone(f, now); // a file we only drain was truncated: nothing more to read
-        } else {
-          rescanRequested = true; // truncated, maybe rewritten: the rescan decides
-        }
-        return false;
-      }
-      f.sizeSeen = size;
-      long pos = f.consumedPosition();
-      if (size <= pos) {
-        return false;
-      }
-      readBuffer.clear();
-      if (size - pos < readBuffer.capacity()) {
-        readBuffer.limit((int) (size - pos));
-      }
-      int n = f.channel.read(readBuffer, pos);
-      if (n <= 0) {
-        return false;
-      }
-      if (!sameHead(f)) {
-        // Truncated and written again past our position since we last looked (copytruncate
-        // under a fast writer): what was just read is the new content, at offsets that belong
-        // to a new instance. Drop it; the rescan sees the new first line and sorts it out (the
-        // old instance may go on in its copy, the file starts over from 0).
-        if (f.state == InstanceState.DRAINING) {
-          markContentGone(f, now);
-        } else {
-          rescanRequested = true;
-        }
-        return false;
-      }
-      if (!consume(f, n, now)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private boolean readGzip(TrackedFile f, long now) throws IOException {
-    for (int blocks = 0; blocks < config.maxBlocksPerPoll(); blocks++) {
-      int n = f.gzip.read(readBuffer.array(), readBuffer.capacity());
-      f.sizeSeen = Math.max(f.sizeSeen, f.gzip.position());
-      if (n <= 0) {
-        return false;
-      }
-      if (!consume(f, n, now)) {
-        return false;
-      }
-    }
-    return !f.gzip.ended();
-  }
-
-  /** Splits {@code n} bytes of the read buffer; false if the sink refused the lines. */
-  private boolean consume(TrackedFile f, int n, long now) {
-    f.lastGrowthNanos = now;
-    bytesRead += n;
-    long cutBefore = f.splitter.piecesCut();
-    f.splitter.feed(readBuffer.array(), 0, n, f.builder.readAtMillis(clock.currentTimeMillis()));
-    piecesCut += f.splitter.piecesCut() - cutBefore;
-    long po = f.splitter.partialOffset();
-    if (po != f.partialOffset) {
-      f.partialOffset = po;
-      f.partialSinceNanos = now;
-    }
-    return f.builder.isEmpty() || offer(f, f.builder.build());
-  }
-
-  /**
-   * Whether the file still starts with the first line its identity was taken from. Checked after
-   * each block read, so a block is only used if the file was still the same file when it was
-   * read (a new first line identical to the old one is the one case this cannot see).
-   */
-  private boolean sameHead(TrackedFile f) throws IOException {
-    headBuffer.clear();
-    int len = FileProbe.readFully(f.channel, 0, headBuffer);
-    String now = FileIdentity.fingerprint(headBuffer.array(), len, config.fingerprintBytes());
-    return f.identity.fingerprint().equals(now);
-  }
-
-  private void maybeFlushPartial(TrackedFile f, long now) {
-    if (f.partialOffset >= 0
-        && now - f.partialSinceNanos >= config.partialLineWait().toNanos()) {
-      log.debug("{}: {} shipping a line without newline at offset {} after {}",
-          label, f.path, f.partialOffset, config.partialLineWait());
-      flushPartial(f);
-    }
-  }
-
-  private void flushPartial(TrackedFile f) {
-    if (f.splitter.flushPartial(f.builder.readAtMillis(clock.currentTimeMillis()))) {
-      partialsFlushed++;
-      f.partialOffset = -1;
-      offer(f, f.builder.build());
-    }
-  }
-
-  private boolean offer(TrackedFile f, LineBatch batch) {
-    // Held before the sink sees it, so a throwing sink loses nothing either.
-    f.pending = batch;
-    return offerPending(f);
-  }
-
-  private boolean offerPending(TrackedFile f) {
-    LineBatch b = f.pending;
-    boolean taken;
-    try {
-      taken = sink.offer(b);
-    } catch (RuntimeException e) {
-      errors++;
-      log.error("{}: sink failed on {}; will offer it again", label, b, e);
-      taken = false;
-    }
-    if (!taken) {
-      sinkRefusals++;
-      if (!f.holdsGate) {
-        gate.hold();
-        f.holdsGate = true;
-      }
-      return false;
-    }
-    f.pending = null;
-    if (f.holdsGate) {
-      gate.release();
-      f.holdsGate = false;
-    }
-    registry.advanceRead(f.id, b.endPosition());
-    linesRead += b.size();
-    return true;
-  }
-
-  /** Deliver what is held, ship the partial line as it is, close. Retried until it completes. */
-  private void finish(TrackedFile f, long now) {
-    if (f.pending != null) {
-      return;
-    }
-    if (f.splitter.hasPartial() && registry.isDurable(f.id)) {
-      if (gate.closed()) {
-        return;
-      }
-      flushPartial(f);
-      if (f.pending != null) {
-        return;
-      }
-    }
-    close(f, f.afterFinish, now);
   }
 
   private void close(TrackedFile f, InstanceState next, long now) {
@@ -901,9 +751,10 @@ public final class SourceTailer implements AutoCloseable {
         backlog += Math.max(0, f.sizeSeen - registry.committedPosition(f.id));
       }
     }
-    return new Stats(label, files.size(), open, linesRead, bytesRead, sinkRefusals, piecesCut,
-        partialsFlushed, truncations, rotations, copiesContinued, errors + scanner.errors(),
-        backlog, lostBytesGone, lostBytesTruncated);
+    return new Stats(label, files.size(), open, reader.linesRead(), reader.bytesRead(),
+        reader.sinkRefusals(), reader.piecesCut(), reader.partialsFlushed(), truncations,
+        rotations, copiesContinued, errors + scanner.errors() + reader.errors(), backlog,
+        lostBytesGone, lostBytesTruncated);
   }
 
   private void warnOnce(String path, String what, IOException e) {
