@@ -166,10 +166,11 @@ public final class RescanPlanner {
       return false;
     }
 
-    private static String fileName(String path) {
-      int slash = path.lastIndexOf('/');
-      return slash < 0 ? path : path.substring(slash + 1);
-    }
+  }
+
+  private static String fileName(String path) {
+    int slash = path.lastIndexOf('/');
+    return slash < 0 ? path : path.substring(slash + 1);
   }
 
   /**
@@ -202,6 +203,8 @@ public final class RescanPlanner {
     /** Inode → the instance whose file it is (content-gone instances own nothing). */
     final Map<String, String> ownerByKey = new HashMap<>();
     final Set<String> claimed = new HashSet<>();
+    /** First lines of every known instance (and of files started in this pass). */
+    final Set<String> knownFingerprints = new HashSet<>();
     /** Fingerprints decided in this pass, by path (null values: not decidable). */
     final Map<String, String> fingerprints = new HashMap<>();
     final List<Action> actions = new ArrayList<>();
@@ -223,6 +226,7 @@ public final class RescanPlanner {
         if (i.state() != InstanceState.CONTENT_GONE && key != null) {
           ownerByKey.putIfAbsent(key, i.id());
         }
+        knownFingerprints.add(i.identity().fingerprint());
       }
     }
 
@@ -275,22 +279,30 @@ public final class RescanPlanner {
         case COPYTRUNCATED_COPY_SEEN -> continueOnCopy(i, d.continueOn());
         case TRUNCATED -> contentGone(i);
         case RENAMED, GONE -> {
-          if (i.state().isOpen()) {
-            if (i.state() == InstanceState.READING) {
-              actions.add(new Drain(i.id(), d.kind() == RotationDetector.Kind.RENAMED));
-            }
-            return; // already draining or finishing: the open channel reads what is left
-          }
-          if (inodeReused(i)) {
-            // Its copy may be here already (copytruncate, then the inode rotated on): take it in
-            // this same pass, before anything could start the copy as a file of its own.
+          Observed reused = reusedInode(i);
+          if (reused != null) {
+            // Truncated in place (copytruncate) and rotated on since: its content may be in a
+            // copy here already (take it in this same pass, before anything could start the copy
+            // as a file of its own), and its inode holds a generation written at the watched
+            // path, to be read as a new file wherever it is now.
             Observed copy = siblingsOf(i).copyOf(t);
             if (copy != null) {
               continueOnCopy(i, copy);
             } else {
               contentGone(i);
             }
+            // Written in place where the instance was: its copy is here, or its name is the
+            // instance's rotated name. (An inode freed and given to an unrelated file is not.)
+            if (copy != null || fileName(reused.path()).startsWith(fileName(i.path()))) {
+              startGeneration(reused);
+            }
             return;
+          }
+          if (i.state().isOpen()) {
+            if (i.state() == InstanceState.READING) {
+              actions.add(new Drain(i.id(), d.kind() == RotationDetector.Kind.RENAMED));
+            }
+            return; // already draining or finishing: the open channel reads what is left
           }
           Observed copy = siblingsOf(i).copyOf(t);
           if (copy != null) {
@@ -337,14 +349,33 @@ public final class RescanPlanner {
     }
 
     /** Its inode is in the directory, holding a file with another first line. */
-    private boolean inodeReused(Instance i) {
+    /** Its inode, somewhere in the directory, now holding a file with another first line. */
+    private Observed reusedInode(Instance i) {
       String key = i.identity().fileKey();
       Observed o = key == null ? null : byKey.get(key);
-      if (o == null || o.compressed()) {
-        return false;
+      if (o == null || o.compressed() || claimed.contains(o.path())) {
+        return null;
       }
-      String fp = fingerprint(o);
-      return fp != null && !fp.equals(i.identity().fingerprint());
+      Observed r = resolve(o);
+      String fp = r.identity().fingerprint();
+      return fp != null && !fp.equals(i.identity().fingerprint()) ? r : null;
+    }
+
+    /**
+     * Starts the generation a truncated-in-place inode holds when its name no longer matches
+     * (a matched one is started with the new files), unless it is another instance's file or
+     * starts like one (a copy).
+     */
+    private void startGeneration(Observed o) {
+      String key = o.identity().fileKey();
+      if (o.matched() || claimed.contains(o.path())
+          || (key != null && ownerByKey.containsKey(key))
+          || knownFingerprints.contains(o.identity().fingerprint())) {
+        return;
+      }
+      actions.add(new Register(o, 0));
+      claimed.add(o.path());
+      knownFingerprints.add(o.identity().fingerprint());
     }
 
     private Map<String, HeldCopy> newFiles(Map<String, HeldCopy> held, boolean startAtEnd,
@@ -393,10 +424,7 @@ public final class RescanPlanner {
     }
 
     private void adopt(Adoption adoption) {
-      Set<String> known = new HashSet<>();
-      for (Instance i : instances) {
-        known.add(i.identity().fingerprint());
-      }
+      Set<String> known = knownFingerprints;
       for (Observed raw : byPath.values()) {
         String key = raw.identity().fileKey();
         if (claimed.contains(raw.path()) || raw.matched() || !adoption.covers(raw)

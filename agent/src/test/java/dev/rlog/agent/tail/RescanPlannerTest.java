@@ -324,4 +324,18 @@ class RescanPlannerTest {
         .extracting(a -> ((Register) a).file().path())
         .containsExactlyInAnyOrder("/l/app.log", "/l/app.log.1");
   }
+
+  @Test
+  void anOpenInstanceWhoseInodeWasRewrittenAndRenamedContinuesOnItsCopyAndTheNewGenerationStarts() {
+    // x (inode k1) was truncated in place and written again (copytruncate), then renamed to
+    // app.log.1; its own lines are in the copy app.log.2.
+    List<Instance> known = List.of(inst("x", InstanceState.READING, "app.log", "k1", A, 10, 10));
+    Plan p = plan(known, file("app.log", "k3", "cccccccccccccccc", 5),
+        rotated("app.log.1", "k1", B, 40, 0), rotated("app.log.2", "k2", A, 90, 0));
+    assertThat(p.actions().get(0)).isInstanceOfSatisfying(ContinueOnCopy.class,
+        c -> assertThat(c.copy().path()).isEqualTo("/l/app.log.2"));
+    assertThat(p.actions()).filteredOn(a -> a instanceof Register)
+        .extracting(a -> ((Register) a).file().path())
+        .containsExactlyInAnyOrder("/l/app.log.1", "/l/app.log");
+  }
 }

@@ -315,6 +315,41 @@ class FinishAnywhereTest {
     }
   }
 
+  @Test
+  void aGenerationWrittenInPlaceByCopytruncateAndRotatedOnBeforeAnyRescanIsRead()
+      throws Exception {
+    TailConfig cfg = TailConfig.builder().blockBytes(4096).build();
+    try (TailHarness h = new TailHarness(state, "app", log(), cfg, new FakeClock())) {
+      Writer w = new Writer(log());
+      w.lines("x-", 0, 100);
+      h.poll();
+      h.sink.full(true); // the collector is away: the agent reads nothing more for now
+      w.lines("x-", 100, 150);
+      h.tailer.poll();
+      // copytruncate: x's lines are in the copy, its inode starts a second generation ...
+      Files.copy(log(), logs.resolve("app.log.1"));
+      truncate(log());
+      w.lines("g2-", 0, 40);
+      w.close();
+      // ... and before the agent looks again, a rename rotation moves both on.
+      Files.move(logs.resolve("app.log.1"), logs.resolve("app.log.2"),
+          StandardCopyOption.ATOMIC_MOVE);
+      Files.move(log(), logs.resolve("app.log.1"), StandardCopyOption.ATOMIC_MOVE);
+      try (Writer w3 = new Writer(log())) {
+        w3.lines("g3-", 0, 5);
+      }
+      h.sink.full(false);
+      h.poll();
+      h.poll();
+      assertThat(h.sink.texts(r -> r.text().startsWith("x-")))
+          .containsExactlyElementsOf(range("x-", 0, 150));
+      assertThat(h.sink.texts(r -> r.text().startsWith("g2-")))
+          .containsExactlyElementsOf(range("g2-", 0, 40));
+      assertThat(h.sink.texts(r -> r.text().startsWith("g3-")))
+          .containsExactlyElementsOf(range("g3-", 0, 5));
+    }
+  }
+
   private static void setAge(Path p, int secondsAgo) throws IOException {
     Files.setLastModifiedTime(p,
         FileTime.from(Instant.parse("2026-11-30T00:00:00Z").minusSeconds(secondsAgo)));
