@@ -111,6 +111,8 @@ public final class SourceTailer implements AutoCloseable {
   private boolean rescanRequested = true;
   private boolean undurable;
   private boolean slotFreed;
+  /** Files with unread bytes wait for an open slot: look again after each read. */
+  private boolean slotsWanted;
   private long lastRescanNanos;
   private long planDeadlineNanos = Long.MAX_VALUE;
   /** Wall-clock time when the directory was last listed; -1 before the first listing. */
@@ -257,7 +259,7 @@ public final class SourceTailer implements AutoCloseable {
         more |= service(f, now);
       }
     }
-    if (slotFreed) {
+    if (slotFreed || slotsWanted) {
       slotFreed = false;
       more |= assignSlots(now);
     }
@@ -603,6 +605,7 @@ public final class SourceTailer implements AutoCloseable {
         waiting.add(f);
       }
     }
+    slotsWanted = false;
     if (waiting.isEmpty()) {
       return false;
     }
@@ -623,6 +626,7 @@ public final class SourceTailer implements AutoCloseable {
           evictable.sort(Comparator.comparingLong(f -> f.lastGrowthNanos));
         }
         if (nextEvictable >= evictable.size()) {
+          slotsWanted = true; // every open file still has bytes to read: after the next read
           break;
         }
         TrackedFile e = evictable.get(nextEvictable++);

@@ -350,6 +350,25 @@ class FinishAnywhereTest {
     }
   }
 
+  @Test
+  void waitingFilesGetASlotAsSoonAsAnOpenOneIsCaughtUpNotAtTheNextRescan() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      try (Writer w = new Writer(logs.resolve(String.format("w%02d.log", i)))) {
+        w.lines("w" + i + "-", 0, 3);
+      }
+    }
+    TailConfig two = TailConfig.builder().blockBytes(4096).maxOpenFiles(2).build();
+    try (TailHarness h = new TailHarness(state, "app", logs.resolve("*.log"), two,
+        new FakeClock())) {
+      // One rescan, then only polls at the same instant: no periodic rescan can help.
+      for (int i = 0; i < 100 && h.sink.records().size() < 60; i++) {
+        h.tailer.poll();
+      }
+      assertThat(h.sink.records()).hasSize(60);
+      assertThat(h.tailer.stats().openFiles()).isLessThanOrEqualTo(2);
+    }
+  }
+
   private static void setAge(Path p, int secondsAgo) throws IOException {
     Files.setLastModifiedTime(p,
         FileTime.from(Instant.parse("2026-11-30T00:00:00Z").minusSeconds(secondsAgo)));
