@@ -37,8 +37,13 @@ import org.slf4j.LoggerFactory;
  * All tailing of one agent: one {@link SourceTailer} per source, driven by one thread named
  * {@value #THREAD_NAME}, which alone owns the {@link OffsetRegistry}, the tailers and their files.
  * A second small thread ({@value #WATCH_THREAD_NAME}) blocks on the {@link WatchService} and only
- * raises flags and wakes the tail thread; a periodic rescan ({@code rescanInterval}) covers
- * {@code OVERFLOW}, missed events and file systems without events.
+ * raises flags and wakes the tail thread; a periodic rescan covers {@code OVERFLOW}, missed events
+ * and file systems without events ({@code watchedRescanInterval} for a watched directory, {@code
+ * rescanInterval} for one that cannot be watched). All tailers share one read buffer and one
+ * {@link ReadGate}, so a full shipper holds at most one refused batch in memory.
+ *
+ * <p>The mtime of {@code state/}{@value #LISTED_FILE_NAME} records when every directory was last
+ * listed; the next start reads it to adopt files written and rotated away while it was down.
  *
  * <p>Other threads talk to it through {@link #commit} (a map holding the highest position per
  * instance, applied by the tail thread: bounded by the number of instances), {@link #wakeup}
@@ -52,7 +57,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The loop catches every {@code Throwable} but {@code VirtualMachineError}, logs it and goes on
  * after a pause; an interrupt ends it (after the final checkpoint) with the flag restored; if it
- * dies anyway, {@link #shutdown()}'s future completes exceptionally and the cause is logged.
+ * dies anyway, {@link #terminated()} completes exceptionally and the cause is logged (the agent
+ * supervises it and exits non-zero).
  */
 public final class TailService implements Service {
   public static final String THREAD_NAME = "rlog-tail";
