@@ -167,6 +167,8 @@ public final class Shipper implements LineSink, Service {
   private long retryAtNanos;
   private int failuresInRow;
   private int renewalsInRow;
+  /** The last call was refused for its token after a wait: renew it just before the next. */
+  private boolean renewBeforeSend;
 
   public Shipper(Batcher batcher, LogTransport transport, AccessTokens tokens,
       PositionCommitter committer, Clock clock, Options options, ShipperCounters counters) {
@@ -336,7 +338,14 @@ public final class Shipper implements LineSink, Service {
   private void startCall(long nowNanos) {
     String token;
     try {
-      token = tokens.accessToken();
+      if (renewBeforeSend) {
+        renewBeforeSend = false;
+        token = tokens.onUnauthenticated(callToken);
+        counters.tokenRenewal();
+        renewalsInRow++;
+      } else {
+        token = tokens.accessToken();
+      }
     } catch (StatusRuntimeException e) {
       callToken = null;
       onFailed(e.getStatus(), nowNanos);
@@ -382,7 +391,13 @@ public final class Shipper implements LineSink, Service {
     counters.retry();
     RetryPolicy.Decision decision = policy.onResult(status, failuresInRow, renewalsInRow);
     long delay = decision.delayNanos();
-    if (decision instanceof RetryPolicy.RenewAndRetry) {
+    if (decision instanceof RetryPolicy.RenewAndRetry && delay > 0) {
+      // Renewed right before the call goes, not now: a token renewed before the wait could
+      // expire during it (short token lifetimes) and be refused again, forever.
+      renewBeforeSend = true;
+      log.info("collector refused the access token again; renewing it and sending {} batches"
+          + " in {} ms", pending.batchCount(), millis(delay));
+    } else if (decision instanceof RetryPolicy.RenewAndRetry) {
       try {
         tokens.onUnauthenticated(callToken);
         counters.tokenRenewal();

@@ -196,8 +196,17 @@ class ShipperTest {
 
     transport.respond(Status.UNAUTHENTICATED);
     assertThat(waitAfterStep()).isEqualTo(MIN.toNanos() * 2); // second failure in a row
-    assertThat(tokens.refused).containsExactly("tok-1", "tok-2");
+    // Not renewed yet: a token renewed before the wait could expire during it.
+    assertThat(tokens.refused).containsExactly("tok-1");
     assertThat(transport.calls()).hasSize(2);
+
+    clock.advance(MIN.multipliedBy(2));
+    shipper.runOnce(now());
+    assertThat(tokens.refused).containsExactly("tok-1", "tok-2"); // renewed just before sending
+    assertThat(transport.calls()).hasSize(3);
+    transport.respond(Status.OK);
+    shipper.runOnce(now());
+    assertThat(commits).hasSize(1);
   }
 
   @Test
