@@ -79,8 +79,14 @@ final class TrackedFile {
     return Math.max(0, sizeSeen - consumedPosition());
   }
 
+  /**
+   * How the planner sees it. An instance finishing because its inode was rewritten already counts
+   * as CONTENT_GONE: its inode is free for the file it now holds, and a copy may continue it.
+   */
   RescanPlanner.Instance view() {
-    return new RescanPlanner.Instance(id, state, path.toString(), identity, consumedPosition(),
+    InstanceState s = state == InstanceState.FINISHING && afterFinish == InstanceState.CONTENT_GONE
+        ? InstanceState.CONTENT_GONE : state;
+    return new RescanPlanner.Instance(id, s, path.toString(), identity, consumedPosition(),
         emittedPosition(), sizeSeen, missingSinceNanos);
   }
 
