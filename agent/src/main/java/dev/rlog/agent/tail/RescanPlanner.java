@@ -39,7 +39,9 @@ import java.util.Set;
  *             else DRAINING;
  *         <li>its inode truncated or rewritten → {@link ContinueOnCopy} when another file
  *             (matched or not, or a {@code .gz}) starts with its first line — the copytruncate
- *             copy — else {@link ContentGone};
+ *             copy — else {@link ContentGone}; when the rewritten inode has moved on to another
+ *             name, the generation it holds was written at the watched path and is started
+ *             there ({@link Register}) unless it starts like a known instance;
  *         <li>an open instance whose inode is no longer in the directory → {@link Drain}: the
  *             open channel still reads it;
  *         <li>a closed instance whose inode is no longer in the directory: its inode reused by
