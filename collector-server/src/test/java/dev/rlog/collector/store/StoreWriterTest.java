@@ -154,7 +154,8 @@ class StoreWriterTest {
       acks.add(offer(chunk));
     }
     queue.close(); // the lead closes intake first; producers then hand over what they hold
-    acks.add(committed(((OfferResult.Accepted) queue.forceOffer(tcpChunk("last held chunk"))).seq()));
+    OfferResult last = queue.forceOffer(tcpChunk("last held chunk"));
+    acks.add(committed(((OfferResult.Accepted) last).seq()));
     chunks.add(tcpChunk("last held chunk"));
 
     CompletableFuture<Void> stopped = writer.shutdown();
