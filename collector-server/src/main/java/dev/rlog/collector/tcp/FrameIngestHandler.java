@@ -75,6 +75,8 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter
   private boolean storeFailureLogged;
   private boolean partialCounted;
   private long lastPartialProgressNanos;
+  /** What {@link #budget} was last told this connection holds. */
+  private int reportedPartialBytes;
   private ScheduledFuture<?> partialTimer;
 
   FrameIngestHandler(
@@ -189,10 +191,14 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter
           + " of {}", peer, r.tooLarge().declaredLength(), r.tooLarge().maxFrameLength());
       on(Event.STOP);
     }
-    if (ctx.channel().isActive() && (state == ConnectionState.READING
-        || state == ConnectionState.PAUSED)
-        && !budget.hold(this, reads.partialBytes())) {
-      closeForBudget();
+    int partial = reads.partialBytes();
+    if (partial != reportedPartialBytes && ctx.channel().isActive()
+        && (state == ConnectionState.READING || state == ConnectionState.PAUSED)) {
+      // Only when it changed: most reads end on a record boundary, 0 before and after.
+      reportedPartialBytes = partial;
+      if (!budget.hold(this, partial)) {
+        closeForBudget();
+      }
     }
   }
 
