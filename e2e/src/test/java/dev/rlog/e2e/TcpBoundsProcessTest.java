@@ -95,7 +95,7 @@ class TcpBoundsProcessTest {
       throws Exception {
     CollectorProcess.writeConfig(dir, "");
     collector = CollectorProcess.start(dir, List.of());
-    int attackers = 200;
+    int attackers = Integer.getInteger("probe.connections", 200);
     pool = Executors.newFixedThreadPool(16);
     List<Future<?>> sends = new ArrayList<>();
     for (int i = 0; i < attackers; i++) {
