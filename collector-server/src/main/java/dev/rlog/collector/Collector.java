@@ -131,7 +131,9 @@ public final class Collector implements Service {
     if (cfg.tcpEnabled()) {
       tcp = new TcpIngestServer(new TcpIngestOptions(cfg.tcp().host(), cfg.tcp().port(),
           cfg.maxFrameBytes(), cfg.tcpWorkerThreads() > 0 ? cfg.tcpWorkerThreads()
-              : Runtime.getRuntime().availableProcessors(), cfg.maxReadBytes(), true), queue, clock,
+              : Runtime.getRuntime().availableProcessors(), cfg.maxReadBytes(), true,
+          cfg.tcpBounds().partialBytesBudget(), cfg.tcpBounds().partialTimeout(),
+          cfg.tcpBounds().maxConnections(), cfg.tcpBounds().allow()), queue, clock,
           tcpCounters);
       tcp.start();
     }

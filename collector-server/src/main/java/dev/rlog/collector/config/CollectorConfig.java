@@ -1,9 +1,12 @@
 package dev.rlog.collector.config;
 
+import dev.rlog.collector.tcp.SourceAllowlist;
+import dev.rlog.collector.tcp.TcpIngestOptions;
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * Everything {@code config/collector.yaml} can set, validated at load: a bad value names the
@@ -20,6 +23,7 @@ public record CollectorConfig(
     int maxFrameBytes,
     int tcpWorkerThreads,
     int maxReadBytes,
+    TcpBounds tcpBounds,
     Path storeDir,
     long segmentBytes,
     boolean fsyncAlways,
@@ -40,6 +44,10 @@ public record CollectorConfig(
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
   public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);
+
+  /** Limits on what raw TCP peers can make the collector hold (DESIGN.md "Backpressure"). */
+  public record TcpBounds(
+      long partialBytesBudget, Duration partialTimeout, int maxConnections, List<String> allow) {}
 
   /** A listen address. */
   public record Listen(String host, int port) {}
@@ -71,6 +79,24 @@ public record CollectorConfig(
     int maxFrame = (int) t.bytes("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES, 1, 256L << 20);
     int workers = t.intValue("worker_threads", 0, 0, 1024);
     int maxRead = (int) t.bytes("max_read_bytes", DEFAULT_MAX_READ_BYTES, 1024, 16L << 20);
+    long partialBudget = t.bytes("partial_bytes_budget",
+        Math.max(TcpIngestOptions.DEFAULT_PARTIAL_BYTES_BUDGET, maxFrame), 1, 1L << 40);
+    if (partialBudget < maxFrame) {
+      throw t.error("partial_bytes_budget", "must be at least max_frame_bytes (" + maxFrame
+          + "), or a record of that size could never arrive in pieces");
+    }
+    Duration partialTimeout = t.duration("partial_timeout",
+        TcpIngestOptions.DEFAULT_PARTIAL_TIMEOUT, TcpIngestOptions.MIN_PARTIAL_TIMEOUT,
+        Duration.ofDays(1));
+    int maxConnections = t.intValue("max_connections", TcpIngestOptions.DEFAULT_MAX_CONNECTIONS,
+        1, TcpIngestOptions.MAX_MAX_CONNECTIONS);
+    List<String> allow = t.stringList("allow", SourceAllowlist.DEFAULT);
+    try {
+      SourceAllowlist.parse(allow);
+    } catch (IllegalArgumentException e) {
+      throw t.error("allow", e.getMessage());
+    }
+    TcpBounds tcpBounds = new TcpBounds(partialBudget, partialTimeout, maxConnections, allow);
 
     YamlConfig s = y.section("store");
     Path storeDir = Path.of(s.string("dir", "data"));
@@ -115,7 +141,7 @@ public record CollectorConfig(
       throw new ConfigException(y.file(), "tcp.port", "is the same as grpc.port");
     }
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
-        workers, maxRead, storeDir, segment, fsyncAlways,
+        workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
         accessTtl, offlineAfter, metricsEnabled, metrics);
   }

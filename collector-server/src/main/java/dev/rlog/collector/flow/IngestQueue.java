@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * (usually the writer, or the caller when already satisfied) outside the lock, so they must be
  * short: hand real work to an executor or an event loop.
  */
-public final class IngestQueue {
+public final class IngestQueue implements ChunkQueue {
   private static final Logger log = LoggerFactory.getLogger(IngestQueue.class);
 
   /** {@link #tryOffer} result: the queue is full, hold the chunk and wait for resume. */
@@ -78,39 +78,66 @@ public final class IngestQueue {
   }
 
   /**
-   * Hands a chunk to the writer. Returns its sequence number, or {@link #FULL} when it does not
-   * fit now: the caller keeps the chunk, stops reading, and offers it again from a
-   * {@link #whenResumed} callback.
-   *
-   * @throws IllegalStateException if the store has failed or the queue is closed
+   * Hands a chunk to the writer: {@link OfferResult.Accepted} with its sequence number,
+   * {@link OfferResult.Full} when it does not fit now (the caller keeps the chunk, stops reading,
+   * and offers it again from a {@link #whenResumed} callback), {@link OfferResult.Closed} or
+   * {@link OfferResult.Failed}.
    */
-  public long tryOffer(Chunk chunk) {
+  @Override
+  public OfferResult offer(Chunk chunk) {
     lock.lock();
     try {
-      checkOpen();
+      if (failure != null) {
+        return new OfferResult.Failed(failure);
+      }
+      if (closed) {
+        return OfferResult.CLOSED;
+      }
       if ((queuedBytes > 0 || queuedRecords > 0)
           && (queuedBytes + chunk.footprint() > capacityBytes
               || queuedRecords + chunk.records() > capacityRecords)) {
         refusedOffers.incrementAndGet();
-        return FULL;
+        return OfferResult.FULL;
       }
-      return enqueue(chunk);
+      return new OfferResult.Accepted(enqueue(chunk));
     } finally {
       lock.unlock();
     }
   }
 
   /**
+   * {@link #offer} in the older shape the gRPC path still uses: the sequence number, or
+   * {@link #FULL}.
+   *
+   * @throws IllegalStateException if the store has failed or the queue is closed
+   */
+  public long tryOffer(Chunk chunk) {
+    OfferResult r = offer(chunk);
+    if (r instanceof OfferResult.Accepted a) {
+      return a.seq();
+    }
+    if (r instanceof OfferResult.Full) {
+      return FULL;
+    }
+    if (r instanceof OfferResult.Failed f) {
+      throw new IllegalStateException("store failed", f.cause());
+    }
+    throw new IllegalStateException("ingest queue is closed");
+  }
+
+  /**
    * Accepts a chunk whatever the level. Only for shutdown, where every producer hands over the
    * one chunk it holds and then stops: the excess is bounded by one chunk per producer.
+   * {@link OfferResult.Failed} if the store failed.
    */
-  public long forceOffer(Chunk chunk) {
+  @Override
+  public OfferResult forceOffer(Chunk chunk) {
     lock.lock();
     try {
       if (failure != null) {
-        throw new IllegalStateException("store failed", failure);
+        return new OfferResult.Failed(failure);
       }
-      return enqueue(chunk);
+      return new OfferResult.Accepted(enqueue(chunk));
     } finally {
       lock.unlock();
     }
@@ -129,7 +156,7 @@ public final class IngestQueue {
     return seq;
   }
 
-  /** True while producers should not read more. */
+  @Override
   public boolean isPaused() {
     lock.lock();
     try {
@@ -144,6 +171,7 @@ public final class IngestQueue {
    * not paused now, else when the writer brings it down to the low watermark. Also released by
    * {@link #close()} so held producers can flush.
    */
+  @Override
   public void whenResumed(Runnable callback) {
     lock.lock();
     try {
@@ -161,6 +189,7 @@ public final class IngestQueue {
    * Runs {@code callback} with {@code null} once every chunk up to {@code seq} is committed, or
    * with the store's error if it failed first.
    */
+  @Override
   public void whenCommitted(long seq, Consumer<Throwable> callback) {
     Throwable err;
     lock.lock();
@@ -177,6 +206,7 @@ public final class IngestQueue {
   }
 
   /** The sequence number of the last accepted chunk (0 if none). */
+  @Override
   public long lastSeq() {
     lock.lock();
     try {
@@ -327,15 +357,6 @@ public final class IngestQueue {
     List<Runnable> out = new ArrayList<>(resumeWaiters);
     resumeWaiters.clear();
     return out;
-  }
-
-  private void checkOpen() {
-    if (failure != null) {
-      throw new IllegalStateException("store failed", failure);
-    }
-    if (closed) {
-      throw new IllegalStateException("ingest queue is closed");
-    }
   }
 
   private static void runQuietly(Runnable r) {

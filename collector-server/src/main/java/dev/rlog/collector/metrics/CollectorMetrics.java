@@ -70,6 +70,17 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_tcp_connection_errors_total", "TCP connections closed on an error",
         tcp::connectionErrors);
     counter("rlog_tcp_connections_accepted_total", "TCP connections accepted", tcp::connectionsOpened);
+    counter("rlog_tcp_refused_not_allowed_total",
+        "TCP connections closed at once: source not in tcp.allow", tcp::connectionsRefusedNotAllowed);
+    counter("rlog_tcp_refused_max_connections_total",
+        "TCP connections closed at once: tcp.max_connections were open",
+        tcp::connectionsRefusedMaxConnections);
+    counter("rlog_tcp_partial_budget_closed_total",
+        "TCP connections closed because incomplete records exceeded tcp.partial_bytes_budget",
+        tcp::connectionsClosedPartialBudget);
+    counter("rlog_tcp_partial_timeout_closed_total",
+        "TCP connections closed because an incomplete record idled past tcp.partial_timeout",
+        tcp::connectionsClosedPartialTimeout);
     counter("rlog_queue_refused_offers_total",
         "Chunks refused by a full queue (held by their producer)", queue::refusedOffers);
     counter("rlog_store_write_retries_total",

@@ -1,130 +1,118 @@
 package dev.rlog.collector.tcp;
 
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.IngestQueue;
-import dev.rlog.collector.store.JsonLinesEncoder;
+import dev.rlog.collector.flow.ChunkQueue;
+import dev.rlog.collector.flow.OfferResult;
+import dev.rlog.collector.tcp.ConnectionState.Event;
+import dev.rlog.collector.tcp.HeldReads.EncodedChunk;
+import dev.rlog.collector.tcp.HeldReads.RawRead;
+import dev.rlog.collector.tcp.ReadEncoder.EncodedRead;
 import dev.rlog.common.time.Clock;
-import dev.rlog.common.wire.FrameDecoder;
-import dev.rlog.common.wire.FrameSink;
-import dev.rlog.common.wire.FrameTooLargeException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.util.ArrayDeque;
-import java.util.Arrays;
-import java.util.List;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One TCP ingest connection: decodes the length-prefixed records of each socket read, encodes
- * them as store records and hands the whole read to the {@link IngestQueue} as one {@link Chunk}.
+ * One TCP ingest connection: maps Netty events to {@link ConnectionState} events, encodes each
+ * read with a {@link ReadEncoder} into one {@link Chunk} and offers it to the {@link ChunkQueue}.
  *
- * <p><b>Threading.</b> Every field is owned by the channel's event loop. Queue callbacks arrive
- * on the store writer's thread and only re-schedule onto that loop.
+ * <p><b>Threading.</b> Every field is owned by the channel's event loop. Queue and budget
+ * callbacks arrive on other threads and only re-schedule onto that loop.
  *
- * <p><b>Backpressure.</b> A read that arrives while the queue is paused is kept raw (not
- * decoded) and reading stops ({@code autoRead=false}); so it does when a chunk is refused
- * ({@link IngestQueue#FULL}, kept encoded) or taken while the queue is now paused. When the queue
- * has room again what is kept is decoded and offered in order and reading resumes. Stopping reads
- * is what closes the TCP window and blocks the sender.
+ * <p><b>Backpressure.</b> A read that arrives while the queue is paused is kept raw (not decoded)
+ * and the connection goes {@link ConnectionState#PAUSED} ({@code autoRead=false}); so it does
+ * when a chunk is refused ({@link OfferResult.Full}, kept encoded) or taken while the queue is
+ * now paused. When the queue has room again what is held is encoded (the same encoder as live
+ * reads) and offered in order, and reading resumes.
  *
  * <p><b>Bounds.</b> A paused connection holds one read: raw, at most {@code maxReadBytes}, or
- * (only for the few reads in progress when the queue filled up) that read's records encoded,
- * plus one incomplete record in the decoder. One exception:
- * once the peer has closed, Netty's epoll transport reads the socket to its end even with
- * {@code autoRead=false} (to see the EOF). Those reads are kept as one chunk each, offered in
- * order, so the queue's bound still holds; what the connection holds then is bounded by what
- * its socket receive buffer held when the peer closed, and no more can arrive. The NIO transport
- * does not read a paused socket at all.
+ * that read's records encoded. (With epoll, a paused connection whose peer has closed is read to
+ * its end to see the EOF; those reads are held raw too, bounded by what its socket receive buffer
+ * held.) The incomplete record in the decoder counts against the shared {@link PartialBudget};
+ * past it the largest holder is closed. An incomplete record that receives nothing for
+ * {@code partialTimeout} while reading closes the connection. Each is counted and logged once.
  *
- * <p><b>Close.</b> A header above the cap: records before it in that read are still handed over,
- * then the connection is closed with one WARN line. At close, bytes of an incomplete record are
- * counted and dropped; anything held is still delivered once the queue has room, so a sender that
- * closes right after writing loses nothing that was read.
+ * <p><b>Close.</b> A header above the cap: records before it are still handed over, then the
+ * connection is closed with one WARN line. At close, bytes of an incomplete record are counted
+ * and dropped; anything held is still delivered once the queue has room.
  */
-final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
+final class FrameIngestHandler extends ChannelInboundHandlerAdapter
+    implements PartialBudget.Holder {
   private static final Logger log = LoggerFactory.getLogger(FrameIngestHandler.class);
 
-  /** Encoded size guess per wire byte for the first read, in percent; refined per read. */
-  private static final int INITIAL_EXPANSION_PERCENT = 200;
-  private static final int MAX_EXPANSION_PERCENT = 4000;
-  /** Upper bound of the up-front reservation; the encoder still grows past it when needed. */
-  private static final int MAX_RESERVE = 8 << 20;
-  /** A held chunk wasting more than this is copied down to its size (rare, paused path only). */
-  private static final int TRIM_SLACK = 4096;
-
-  private final IngestQueue queue;
+  private final ChunkQueue queue;
   private final Clock clock;
   private final TcpIngestMetrics metrics;
   private final FastThreadLocal<byte[]> readScratch;
   private final Set<FrameIngestHandler> live;
-  private final FrameDecoder decoder;
-  private final JsonLinesEncoder encoder = new JsonLinesEncoder(256);
-  private final FrameSink sink = this::onFrame;
+  private final PartialBudget budget;
+  private final long partialTimeoutNanos;
+  private final ReadEncoder reads;
+  private final HeldReads held = new HeldReads();
 
   private ChannelHandlerContext ctx;
   private String peer = "?";
-  private byte[] quotedPeer = JsonLinesEncoder.quote(peer);
-  private long readPayloadBytes;
-  private int expansionPercent = INITIAL_EXPANSION_PERCENT;
-
-  /**
-   * What was read but not handed over yet, oldest first: an encoded {@link Chunk} the queue
-   * refused, or a raw read ({@code byte[]}) that arrived while the queue was paused (epoll keeps
-   * reading a paused socket once the peer closed, to see the EOF). Handed over in order.
-   */
-  private final ArrayDeque<Object> held = new ArrayDeque<>();
-  /** Not reading because of backpressure (or closed and still holding records). */
-  private boolean paused;
+  private ConnectionState state = ConnectionState.READING;
   /** A queue callback is registered and will call {@link #onRoom}. */
-  private boolean waiting;
-  private boolean frameError;
-  /** The queue is closed or the store failed: hand over what is here, then read no more. */
-  private boolean stopReading;
+  private boolean roomCallbackPending;
+  /** The queue said it is closed: hand over with forced offers from now on. */
+  private boolean queueClosed;
   private boolean storeFailureLogged;
-  private boolean inactive;
-  /** Nothing left to do: everything handed over (or shutdown took it) and the channel closed. */
-  private boolean finished;
   private boolean partialCounted;
+  private long lastPartialProgressNanos;
+  /** What {@link #budget} was last told this connection holds. */
+  private int reportedPartialBytes;
+  private ScheduledFuture<?> partialTimer;
 
   FrameIngestHandler(
-      IngestQueue queue, Clock clock, TcpIngestMetrics metrics, int maxFrameLength,
-      FastThreadLocal<byte[]> readScratch, Set<FrameIngestHandler> live) {
+      ChunkQueue queue, Clock clock, TcpIngestMetrics metrics, int maxFrameLength,
+      FastThreadLocal<byte[]> readScratch, Set<FrameIngestHandler> live, PartialBudget budget,
+      Duration partialTimeout) {
     this.queue = queue;
     this.clock = clock;
     this.metrics = metrics;
     this.readScratch = readScratch;
     this.live = live;
-    this.decoder = new FrameDecoder(maxFrameLength);
+    this.budget = budget;
+    this.partialTimeoutNanos = partialTimeout.toNanos();
+    this.reads = new ReadEncoder(maxFrameLength, peer);
   }
 
-  EventLoop eventLoop() {
-    return ctx.channel().eventLoop();
+  EventExecutor eventLoop() {
+    return ctx.executor();
+  }
+
+  ConnectionState state() {
+    return state;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    // Tracked from here until finished, also after close while records are still held, so that
-    // shutdown can hand them over.
+    // Tracked until finished, also after close while records are still held, so that shutdown
+    // can hand them over.
     live.add(this);
   }
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     peer = peerOf(ctx.channel().remoteAddress());
-    quotedPeer = JsonLinesEncoder.quote(peer);
+    reads.peer(peer);
     metrics.connectionOpened();
     log.debug("TCP ingest connection from {}", peer);
     ctx.fireChannelActive();
@@ -134,133 +122,105 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     ByteBuf buf = (ByteBuf) msg;
     try {
-      if (frameError || finished) {
-        return; // closing: what follows a bad header (or shutdown's hand-over) is not read
-      }
       int n = buf.readableBytes();
-      if (paused || queue.isPaused()) {
-        // Above the high watermark (or already holding): keep this read as it came, not
-        // decoded. Raw bytes are the smallest form (encoded records are ~2x, up to ~20x for tiny
-        // records), so a paused connection holds at most one read of maxReadBytes.
-        byte[] raw = new byte[n];
-        buf.getBytes(buf.readerIndex(), raw);
-        held.addLast(raw);
-        pause();
-        return;
-      }
-      readPayloadBytes = 0;
-      encoder.receiveTime(clock.currentTimeMillis());
-      encoder.reserve((int) Math.min(MAX_RESERVE, (long) n * expansionPercent / 100 + 256));
-      FrameTooLargeException tooLarge = decode(buf, n);
-      Chunk chunk = finishRead(n);
-      if (chunk != null && !handOver(chunk)) {
-        held.addLast(trimmed(chunk));
-        pause();
-      }
-      if (!paused) {
-        afterHandOver();
-      }
-      if (tooLarge != null) {
-        frameTooLarge(tooLarge);
+      switch (state) {
+        case READING -> {
+          if (queue.isPaused()) {
+            holdRaw(buf, n);
+          } else {
+            readLive(buf, n);
+          }
+        }
+        case PAUSED -> holdRaw(buf, n); // epoll reads a paused socket whose peer closed
+        default -> { } // closing: what follows a stop is not read
       }
     } finally {
       buf.release();
     }
   }
 
-  /** The records the encoder holds from one read as a chunk (or null), with the metrics. */
-  private Chunk finishRead(int wireBytes) {
-    if (encoder.isEmpty()) {
-      return null;
-    }
-    metrics.recordsReceived(encoder.records(), readPayloadBytes);
-    expansionPercent = (int) Math.max(100,
-        Math.min(MAX_EXPANSION_PERCENT, (long) encoder.length() * 100 / Math.max(1, wireBytes)));
-    return encoder.finish(List.of());
+  /** Keeps the read raw (its smallest form) and stops reading. */
+  private void holdRaw(ByteBuf buf, int n) {
+    byte[] raw = new byte[n];
+    buf.getBytes(buf.readerIndex(), raw);
+    held.addLast(new RawRead(raw));
+    on(Event.QUEUE_BUSY);
   }
 
-  private void frameTooLarge(FrameTooLargeException tooLarge) {
-    frameError = true;
-    metrics.frameTooLarge();
-    log.warn("closing TCP ingest connection from {}: record declares {} bytes, above the cap"
-        + " of {}", peer, tooLarge.declaredLength(), tooLarge.maxFrameLength());
-    if (!inactive) {
-      ctx.close();
-    }
-  }
-
-  /** Runs the decoder over the read; returns the oversize error instead of throwing it. */
-  private FrameTooLargeException decode(ByteBuf buf, int n) {
-    try {
-      if (buf.hasArray()) {
-        decoder.decode(buf.array(), buf.arrayOffset() + buf.readerIndex(), n, sink);
-      } else {
-        // Direct buffers: copy through this event loop's scratch array, which no connection
-        // keeps between reads (views end with the decode call), so idle connections hold none.
-        byte[] scratch = readScratch.get();
-        int from = buf.readerIndex();
-        for (int done = 0; done < n; ) {
-          int len = Math.min(scratch.length, n - done);
-          buf.getBytes(from + done, scratch, 0, len);
-          decoder.decode(scratch, 0, len, sink);
-          done += len;
-        }
+  private void readLive(ByteBuf buf, int n) {
+    reads.begin(n, clock.currentTimeMillis());
+    if (buf.hasArray()) {
+      reads.feed(buf.array(), buf.arrayOffset() + buf.readerIndex(), n);
+    } else {
+      // Direct buffers: copy through this event loop's scratch array, which no connection keeps
+      // between reads, so idle connections hold none.
+      byte[] scratch = readScratch.get();
+      int from = buf.readerIndex();
+      for (int done = 0; done < n; ) {
+        int len = Math.min(scratch.length, n - done);
+        buf.getBytes(from + done, scratch, 0, len);
+        reads.feed(scratch, 0, len);
+        done += len;
       }
-      return null;
-    } catch (FrameTooLargeException e) {
-      return e;
     }
-  }
-
-  private void onFrame(byte[] buf, int off, int len) {
-    encoder.tcpRecord(quotedPeer, buf, off, len);
-    readPayloadBytes += len;
-  }
-
-  /** After everything was handed over: stop reading if the queue is paused or gone. */
-  private void afterHandOver() {
-    if (stopReading) {
-      if (!inactive) {
-        ctx.close();
+    if (n > 0) {
+      lastPartialProgressNanos = clock.nanoTime();
+    }
+    EncodedRead r = reads.finish();
+    if (r.chunk() != null) {
+      metrics.recordsReceived(r.records(), r.payloadBytes());
+      if (!handOver(r.chunk())) {
+        held.addLast(new EncodedChunk(ReadEncoder.trimmed(r.chunk())));
+        on(Event.QUEUE_BUSY);
+      } else if (queue.isPaused()) {
+        on(Event.QUEUE_BUSY); // taken, but above the high watermark: read no more for now
       }
-    } else if (queue.isPaused() && !inactive) {
-      // Taken, but the queue is above its high watermark: read no more until it drains.
-      pause();
+    }
+    afterDecode(r);
+    if (queueClosed) {
+      on(Event.STOP);
+    }
+    armPartialTimer();
+  }
+
+  /** After any decode: an oversized header stops the connection; the partial goes on budget. */
+  private void afterDecode(EncodedRead r) {
+    if (r.tooLarge() != null) {
+      metrics.frameTooLarge();
+      log.warn("closing TCP ingest connection from {}: record declares {} bytes, above the cap"
+          + " of {}", peer, r.tooLarge().declaredLength(), r.tooLarge().maxFrameLength());
+      on(Event.STOP);
+    }
+    int partial = reads.partialBytes();
+    if (partial != reportedPartialBytes && ctx.channel().isActive()
+        && (state == ConnectionState.READING || state == ConnectionState.PAUSED)) {
+      // Only when it changed: most reads end on a record boundary, 0 before and after.
+      reportedPartialBytes = partial;
+      if (!budget.hold(this, partial)) {
+        closeForBudget();
+      }
     }
   }
 
   /**
-   * Offers what is held, in order, decoding kept raw reads on the way. False when the queue
-   * refused a chunk (it stays held, encoded, at the head).
+   * Offers what is held, in order, encoding raw reads on the way. False when the queue refused a
+   * chunk (it stays held, encoded, at the head).
    */
   private boolean deliverHeld() {
     while (!held.isEmpty()) {
-      Object head = held.peekFirst();
-      if (head instanceof byte[] raw) {
+      if (held.peekFirst() instanceof RawRead raw) {
         held.removeFirst();
-        if (frameError) {
-          continue; // bytes after a bad header are never stored
+        EncodedRead r = reads.encode(raw.bytes(), 0, raw.bytes().length,
+            clock.currentTimeMillis());
+        if (r.chunk() != null) {
+          metrics.recordsReceived(r.records(), r.payloadBytes());
+          held.addFirst(new EncodedChunk(ReadEncoder.trimmed(r.chunk())));
         }
-        readPayloadBytes = 0;
-        encoder.receiveTime(clock.currentTimeMillis());
-        encoder.reserve((int) Math.min(MAX_RESERVE,
-            (long) raw.length * expansionPercent / 100 + 256));
-        FrameTooLargeException tooLarge = null;
-        try {
-          decoder.decode(raw, 0, raw.length, sink);
-        } catch (FrameTooLargeException e) {
-          tooLarge = e;
-        }
-        Chunk chunk = finishRead(raw.length);
-        if (chunk != null) {
-          held.addFirst(trimmed(chunk));
-        }
-        if (tooLarge != null) {
-          frameTooLarge(tooLarge);
-        }
+        afterDecode(r);
         continue;
       }
-      if (!handOver((Chunk) head)) {
+      EncodedChunk head = (EncodedChunk) held.peekFirst();
+      if (!handOver(head.chunk())) {
         return false;
       }
       held.removeFirst();
@@ -270,59 +230,90 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
 
   /** Offers one chunk; false when the queue is full and the chunk must be kept. */
   private boolean handOver(Chunk chunk) {
-    try {
-      if (!stopReading) {
-        try {
-          return queue.tryOffer(chunk) != IngestQueue.FULL;
-        } catch (IllegalStateException closedOrFailed) {
-          stopReading = true;
-        }
-      }
-      // The queue is closed (the collector is stopping): the writer still drains what it takes,
-      // so hand over what was read, then close this connection.
-      queue.forceOffer(chunk);
-      return true;
-    } catch (IllegalStateException storeFailed) {
+    OfferResult result = queueClosed ? queue.forceOffer(chunk) : queue.offer(chunk);
+    if (result instanceof OfferResult.Closed) {
+      // The collector is stopping: the writer still drains what it takes, so hand over what was
+      // read, then close this connection.
+      queueClosed = true;
+      result = queue.forceOffer(chunk);
+    }
+    if (result instanceof OfferResult.Full) {
+      return false;
+    }
+    if (result instanceof OfferResult.Failed failed) {
       metrics.recordsDropped(chunk.records());
       if (!storeFailureLogged) {
         storeFailureLogged = true;
         log.error("TCP ingest from {}: the store failed, dropping received records", peer,
-            storeFailed);
+            failed.cause());
       }
-      return true;
     }
+    return true;
   }
 
-  private void pause() {
-    if (!paused) {
-      paused = true;
+  /** The one transition method: moves the state and performs what entering the new one means. */
+  private void on(Event e) {
+    ConnectionState from = state;
+    ConnectionState to = from.next(e, !held.isEmpty());
+    state = to;
+    if (!from.backpressured() && to.backpressured()) {
       metrics.paused();
-      if (!inactive) {
-        ctx.channel().config().setAutoRead(false);
-      }
+    } else if (from.backpressured() && !to.backpressured()) {
+      metrics.resumed();
     }
-    waitForRoom();
+    boolean open = ctx.channel().isActive();
+    switch (to) {
+      case READING -> {
+        if (from != ConnectionState.READING && open) {
+          lastPartialProgressNanos = clock.nanoTime(); // the pause was ours, not the peer's
+          ctx.channel().config().setAutoRead(true); // also issues the first read()
+          armPartialTimer();
+        }
+      }
+      case PAUSED -> {
+        if (open) {
+          ctx.channel().config().setAutoRead(false);
+        }
+        waitForRoom();
+      }
+      case CLOSING -> {
+        if (open) {
+          ctx.channel().config().setAutoRead(false);
+        }
+        if (held.isEmpty()) {
+          ctx.close();
+        } else {
+          waitForRoom();
+        }
+      }
+      case PEER_CLOSED_HOLDING -> waitForRoom();
+      case FINISHED -> {
+        if (from != ConnectionState.FINISHED) {
+          finish();
+        }
+      }
+      default -> throw new AssertionError(to);
+    }
   }
 
   private void waitForRoom() {
-    if (waiting) {
+    if (roomCallbackPending) {
       return;
     }
-    waiting = true;
-    EventLoop loop = eventLoop();
+    roomCallbackPending = true;
+    EventExecutor loop = ctx.executor();
     Runnable wake = () -> {
       try {
         loop.execute(this::onRoom);
       } catch (RejectedExecutionException e) {
-        // The event loop has shut down, which happens only after shutdown handed over what this
-        // connection held.
+        // The loop stopped, which happens only after shutdown handed over what was held.
         log.debug("TCP ingest connection from {} woke after its event loop stopped", peer);
       }
     };
     if (!held.isEmpty() && !queue.isPaused()) {
       // Refused below the high watermark: the chunk is larger than the room between the
-      // watermark and the capacity. No resume will come, so retry once the writer has committed
-      // what is queued now.
+      // watermark and the capacity. No resume will come, so retry once what is queued now is
+      // committed.
       queue.whenCommitted(queue.lastSeq(), error -> wake.run());
     } else {
       queue.whenResumed(wake);
@@ -331,49 +322,36 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
 
   /** On the event loop: the queue may have room again. */
   private void onRoom() {
-    waiting = false;
-    if (finished) {
+    roomCallbackPending = false;
+    if (state == ConnectionState.FINISHED) {
       return;
     }
     if (!deliverHeld()) {
       waitForRoom();
       return;
     }
-    if (stopReading && !inactive) {
-      ctx.close();
-    } else if (queue.isPaused() && !inactive && !stopReading) {
-      waitForRoom();
-      return;
+    if (queueClosed && state != ConnectionState.PEER_CLOSED_HOLDING) {
+      on(Event.STOP);
     }
-    resume();
-  }
-
-  private void resume() {
-    if (!paused) {
-      return;
-    }
-    paused = false;
-    metrics.resumed();
-    if (inactive) {
-      finish();
-    } else if (!stopReading) {
-      // setAutoRead(true) also issues the first read().
-      ctx.channel().config().setAutoRead(true);
+    switch (state) {
+      case PAUSED -> {
+        if (queue.isPaused()) {
+          waitForRoom();
+        } else {
+          on(Event.ROOM);
+        }
+      }
+      case CLOSING -> ctx.close(); // everything handed over
+      case PEER_CLOSED_HOLDING -> on(Event.ROOM);
+      default -> { }
     }
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    inactive = true;
-    countPartialRecord();
     metrics.connectionClosed();
     log.debug("TCP ingest connection from {} closed", peer);
-    if (paused && held.isEmpty()) {
-      resume(); // nothing left to hand over: no longer counts as paused
-    } else if (!paused) {
-      finish();
-    }
-    // else: still holding records; onRoom delivers them and then finishes.
+    on(Event.INACTIVE);
     ctx.fireChannelInactive();
   }
 
@@ -388,56 +366,86 @@ final class FrameIngestHandler extends ChannelInboundHandlerAdapter {
     ctx.close();
   }
 
+  /** From any thread: the budget chose this connection to close. */
+  @Override
+  public void evict() {
+    try {
+      ctx.executor().execute(() -> {
+        if (state == ConnectionState.READING || state == ConnectionState.PAUSED) {
+          closeForBudget();
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      log.debug("TCP ingest connection from {} evicted after its event loop stopped", peer);
+    }
+  }
+
+  private void closeForBudget() {
+    metrics.partialBudgetExceeded();
+    log.warn("closing TCP ingest connection from {}: incomplete records of all connections"
+        + " exceed tcp.partial_bytes_budget ({} bytes); this one holds the largest ({} bytes)",
+        peer, budget.limit(), reads.partialBytes());
+    on(Event.STOP);
+  }
+
+  /** Schedules the partial-record check when a record is incomplete and none is scheduled. */
+  private void armPartialTimer() {
+    if (partialTimer != null || state != ConnectionState.READING || reads.partialBytes() == 0) {
+      return;
+    }
+    long due = lastPartialProgressNanos + partialTimeoutNanos - clock.nanoTime();
+    partialTimer = ctx.executor().schedule(this::onPartialTimer, Math.max(0, due),
+        TimeUnit.NANOSECONDS);
+  }
+
+  private void onPartialTimer() {
+    partialTimer = null;
+    if (state != ConnectionState.READING || reads.partialBytes() == 0) {
+      return; // re-armed by the next read or resume
+    }
+    if (clock.nanoTime() - lastPartialProgressNanos >= partialTimeoutNanos) {
+      metrics.partialTimedOut();
+      log.warn("closing TCP ingest connection from {}: an incomplete record ({} bytes) received"
+          + " nothing for tcp.partial_timeout ({} ms)", peer, reads.partialBytes(),
+          TimeUnit.NANOSECONDS.toMillis(partialTimeoutNanos));
+      on(Event.STOP);
+    } else {
+      armPartialTimer();
+    }
+  }
+
   /**
    * Shutdown, on the event loop: stops reading, forces what this connection holds into the queue
    * (past its bound, by what it held) and closes the channel. Returns the close future.
    */
   ChannelFuture flushForShutdown() {
-    if (!finished) {
-      if (!inactive) {
+    if (state != ConnectionState.FINISHED) {
+      if (ctx.channel().isActive()) {
         ctx.channel().config().setAutoRead(false);
       }
-      stopReading = true; // handOver now forces
+      queueClosed = true; // handOver now forces
       deliverHeld();
-      if (paused) {
-        paused = false;
-        metrics.resumed();
-      }
-      finish();
+      on(Event.SHUTDOWN);
     }
     ctx.channel().close();
     return ctx.channel().closeFuture();
   }
 
+  /** Entering FINISHED: the incomplete record is dropped and counted, nothing is kept. */
   private void finish() {
-    countPartialRecord();
-    finished = true;
-    live.remove(this);
-  }
-
-  /**
-   * Once closed and every kept raw read is decoded: the bytes of an incomplete record left in
-   * the decoder are counted and dropped, never stored.
-   */
-  private void countPartialRecord() {
-    if (partialCounted || !inactive || held.stream().anyMatch(h -> h instanceof byte[])) {
-      return;
+    if (partialTimer != null) {
+      partialTimer.cancel(false);
+      partialTimer = null;
     }
-    partialCounted = true;
-    int partial = decoder.bufferedBytes();
-    if (partial > 0 && !frameError) {
+    int partial = reads.partialBytes();
+    if (!partialCounted && partial > 0) {
+      partialCounted = true;
       metrics.partialDropped(partial);
       log.debug("TCP ingest connection from {} closed inside a record: {} bytes dropped", peer,
           partial);
     }
-  }
-
-  private static Chunk trimmed(Chunk c) {
-    if (c.bytes().length - c.length() <= c.length() + TRIM_SLACK) {
-      return c;
-    }
-    return new Chunk(Arrays.copyOf(c.bytes(), c.length()), c.length(), c.records(),
-        c.positions());
+    budget.release(this);
+    live.remove(this);
   }
 
   /** "ip:port", with IPv6 addresses in brackets. */

@@ -20,6 +20,10 @@ public final class TcpIngestCounters implements TcpIngestMetrics {
   private final AtomicLong resumes = new AtomicLong();
   private final AtomicLong connectionErrors = new AtomicLong();
   private final AtomicLong recordsDropped = new AtomicLong();
+  private final AtomicLong refusedNotAllowed = new AtomicLong();
+  private final AtomicLong refusedMaxConnections = new AtomicLong();
+  private final AtomicLong partialBudgetExceeded = new AtomicLong();
+  private final AtomicLong partialTimedOut = new AtomicLong();
 
   @Override
   public void connectionOpened() {
@@ -125,5 +129,45 @@ public final class TcpIngestCounters implements TcpIngestMetrics {
   /** Received records lost because the store failed; 0 unless the store is broken. */
   public long recordsDropped() {
     return recordsDropped.get();
+  }
+
+  @Override
+  public void refusedNotAllowed() {
+    refusedNotAllowed.incrementAndGet();
+  }
+
+  @Override
+  public void refusedMaxConnections() {
+    refusedMaxConnections.incrementAndGet();
+  }
+
+  @Override
+  public void partialBudgetExceeded() {
+    partialBudgetExceeded.incrementAndGet();
+  }
+
+  @Override
+  public void partialTimedOut() {
+    partialTimedOut.incrementAndGet();
+  }
+
+  /** Connections closed at once: the source is not in {@code tcp.allow}. */
+  public long connectionsRefusedNotAllowed() {
+    return refusedNotAllowed.get();
+  }
+
+  /** Connections closed at once: {@code tcp.max_connections} were open. */
+  public long connectionsRefusedMaxConnections() {
+    return refusedMaxConnections.get();
+  }
+
+  /** Connections closed because the partial-record budget was exceeded. */
+  public long connectionsClosedPartialBudget() {
+    return partialBudgetExceeded.get();
+  }
+
+  /** Connections closed because an incomplete record idled past {@code tcp.partial_timeout}. */
+  public long connectionsClosedPartialTimeout() {
+    return partialTimedOut.get();
   }
 }

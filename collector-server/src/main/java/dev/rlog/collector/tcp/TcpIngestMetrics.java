@@ -37,4 +37,16 @@ public interface TcpIngestMetrics {
 
   /** Received records that could not be handed to the store because it failed. */
   default void recordsDropped(long records) {}
+
+  /** A connection from a source outside {@code tcp.allow} was closed at once. */
+  default void refusedNotAllowed() {}
+
+  /** A connection past {@code tcp.max_connections} was closed at once. */
+  default void refusedMaxConnections() {}
+
+  /** A connection was closed because the partial-record budget was exceeded. */
+  default void partialBudgetExceeded() {}
+
+  /** A connection was closed because its incomplete record received nothing for too long. */
+  default void partialTimedOut() {}
 }

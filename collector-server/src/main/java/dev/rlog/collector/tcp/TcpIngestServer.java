@@ -16,6 +16,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +52,12 @@ import org.slf4j.LoggerFactory;
  * what its socket receive buffer held; see {@link FrameIngestHandler}. NIO never reads a paused
  * connection.)
  *
+ * <p><b>Hostile input.</b> Incomplete records of all connections share one
+ * {@link TcpIngestOptions#partialBytesBudget()} ({@link PartialBudget}); an incomplete record idle
+ * for {@link TcpIngestOptions#partialTimeout()} closes its connection; connections past
+ * {@link TcpIngestOptions#maxConnections()} or from outside {@link TcpIngestOptions#allow()} are
+ * closed as soon as accepted. Each is counted in {@link TcpIngestMetrics}.
+ *
  * <p><b>Shutdown</b> stops accepting, then on each connection's event loop stops reading, forces
  * any held chunk into the queue ({@link IngestQueue#forceOffer}) and closes the connection, then
  * stops the event loops. Records read before shutdown are never lost; bytes still in kernel
@@ -72,6 +81,11 @@ public final class TcpIngestServer implements Service {
   /** Connections open, or closed but still holding records to hand over. */
   private final Set<FrameIngestHandler> live = ConcurrentHashMap.newKeySet();
   private final FastThreadLocal<byte[]> readScratch;
+  private final PartialBudget partialBudget;
+  private final SourceAllowlist allow;
+  /** Connections past the allowlist and the limit, open now. */
+  private final AtomicInteger openConnections = new AtomicInteger();
+  private final AtomicBoolean refusalLogged = new AtomicBoolean();
 
   private final Object lock = new Object();
   private EventLoopGroup acceptGroup; // guarded by lock
@@ -86,6 +100,8 @@ public final class TcpIngestServer implements Service {
     this.queue = Objects.requireNonNull(queue, "queue");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.partialBudget = new PartialBudget(options.partialBytesBudget());
+    this.allow = SourceAllowlist.parse(options.allow());
     int scratchSize = options.maxReadBytes();
     this.readScratch = new FastThreadLocal<>() {
       @Override
@@ -129,8 +145,11 @@ public final class TcpIngestServer implements Service {
           .childHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-              ch.pipeline().addLast(new FrameIngestHandler(queue, clock, metrics,
-                  options.maxFrameLength(), readScratch, live));
+              if (admit(ch)) {
+                ch.pipeline().addLast(new FrameIngestHandler(queue, clock, metrics,
+                    options.maxFrameLength(), readScratch, live, partialBudget,
+                    options.partialTimeout()));
+              }
             }
           });
       ChannelFuture bound = bootstrap.bind(options.host(), options.port()).await();
@@ -146,10 +165,50 @@ public final class TcpIngestServer implements Service {
             + options.port(), bound.cause());
       }
       serverChannel = bound.channel();
-      log.info("TCP ingest listening on {} ({}, {} I/O threads, records up to {} bytes)",
-          serverChannel.localAddress(), transport.name(), options.workerThreads(),
-          options.maxFrameLength());
+      log.info("TCP ingest listening on {} ({}, {} I/O threads, records up to {} bytes, up to {}"
+          + " connections from {})", serverChannel.localAddress(), transport.name(),
+          options.workerThreads(), options.maxFrameLength(), options.maxConnections(), allow);
     }
+  }
+
+  /**
+   * The allowlist and the connection limit, on the new connection's loop before any read:
+   * refused connections are closed at once and counted (the first refusal of each kind is logged
+   * at WARN, later ones at DEBUG: a scan must not flood the log).
+   */
+  private boolean admit(Channel ch) {
+    InetAddress ip = ch.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress()
+        : null;
+    if (!allow.allows(ip)) {
+      metrics.refusedNotAllowed();
+      logRefusal("TCP ingest: refused a connection from {}: not in tcp.allow ({})",
+          FrameIngestHandler.peerOf(ch.remoteAddress()), allow);
+      ch.close();
+      return false;
+    }
+    if (openConnections.incrementAndGet() > options.maxConnections()) {
+      openConnections.decrementAndGet();
+      metrics.refusedMaxConnections();
+      logRefusal("TCP ingest: refused a connection from {}: tcp.max_connections ({}) are open",
+          FrameIngestHandler.peerOf(ch.remoteAddress()), options.maxConnections());
+      ch.close();
+      return false;
+    }
+    ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+    return true;
+  }
+
+  private void logRefusal(String format, Object a, Object b) {
+    if (refusalLogged.compareAndSet(false, true)) {
+      log.warn(format + " (further refusals are logged at DEBUG and counted)", a, b);
+    } else {
+      log.debug(format, a, b);
+    }
+  }
+
+  /** Bytes of incomplete records held by all connections now (the budget's use). */
+  public long partialBytes() {
+    return partialBudget.used();
   }
 
   /** The bound port (the real one when configured as 0). */

@@ -116,7 +116,8 @@ class IngestQueueTest {
     q.close();
     assertThat(released).hasValue(1);
     assertThrows(IllegalStateException.class, () -> q.tryOffer(chunk(1, 1)));
-    assertThat(q.forceOffer(chunk(900, 1))).isEqualTo(2); // over capacity: shutdown only
+    // over capacity: shutdown only
+    assertThat(q.forceOffer(chunk(900, 1))).isEqualTo(new OfferResult.Accepted(2));
     assertThat(drain()).hasSize(2);
   }
 

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.rlog.collector.flow.Chunk;
 import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.flow.OfferResult;
 import dev.rlog.common.time.FakeClock;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -153,7 +154,8 @@ class StoreWriterTest {
       acks.add(offer(chunk));
     }
     queue.close(); // the lead closes intake first; producers then hand over what they hold
-    acks.add(committed(queue.forceOffer(tcpChunk("last held chunk"))));
+    OfferResult last = queue.forceOffer(tcpChunk("last held chunk"));
+    acks.add(committed(((OfferResult.Accepted) last).seq()));
     chunks.add(tcpChunk("last held chunk"));
 
     CompletableFuture<Void> stopped = writer.shutdown();

@@ -227,6 +227,27 @@ public final class YamlConfig {
     return child;
   }
 
+  /** A list of scalars, as strings; absent means {@code def}. */
+  public List<String> stringList(String key, List<String> def) {
+    Object v = raw(key);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof List)) {
+      throw error(key, "must be a list");
+    }
+    List<String> out = new ArrayList<>();
+    List<?> list = (List<?>) v;
+    for (int i = 0; i < list.size(); i++) {
+      Object e = list.get(i);
+      if (e == null || e instanceof Map || e instanceof List) {
+        throw new ConfigException(file, key(key) + "[" + i + "]", "must be a string");
+      }
+      out.add(e.toString());
+    }
+    return Collections.unmodifiableList(out);
+  }
+
   /** A list of mappings; absent means empty. */
   public List<YamlConfig> sectionList(String key) {
     Object v = raw(key);
