@@ -124,7 +124,6 @@ public final class SourceTailer implements AutoCloseable {
   private long errors;
   private long lostBytesGone;
   private long lostBytesTruncated;
-  private long racedScans;
 
   /** A tailer with a read gate of its own (tests, single-source use). */
   public SourceTailer(TailSource source, TailConfig config, Clock clock, OffsetRegistry registry,
@@ -411,10 +410,10 @@ public final class SourceTailer implements AutoCloseable {
         adoption(seen, now));
     if (scanner.raced()) {
       // A file changed between the listing and reading its first line (logrotate shifting
-      // names right now): the listing is not one moment, so nothing is decided on it.
-      racedScans++;
+      // names right now): the listing is not one moment, so nothing is decided on it. List
+      // again shortly, not at once: a directory that keeps changing must not spin this thread.
       log.debug("{}: {} changed while it was listed; listing again", label, dir);
-      rescanRequested = true;
+      planDeadlineNanos = now + config.sinkRetry().toNanos();
       return;
     }
     for (Action a : plan.actions()) {
@@ -556,12 +555,13 @@ public final class SourceTailer implements AutoCloseable {
   }
 
   private void lose(TrackedFile f) {
-    long lost = f.unreadBytes();
+    // From what was shipped: a partial last line read but not emitted is lost with the rest.
+    long lost = Math.max(0, f.sizeSeen - f.emittedPosition());
     f.lost = true;
     if (lost > 0) {
       lostBytesGone += lost;
       log.warn("{}: {} left {} before it was read to its end: {} bytes after offset {} are lost",
-          label, f.path, dir, lost, f.consumedPosition());
+          label, f.path, dir, lost, f.emittedPosition());
     } else {
       log.info("{}: {} is gone from {}; forgetting instance {}", label, f.path, dir, f.id);
     }
