@@ -40,14 +40,22 @@ final class DirectoryScanner implements RescanPlanner.Probe {
   /** How much of a possible copy is compared with the file it seems to copy. */
   private static final int COPY_COMPARE_BYTES = 4096;
 
-  private record Known(String fileKey, long size, long modifiedMillis, String value) {}
+  /** What was read of a file, valid while its inode, size and mtime are unchanged. */
+  private record Known(String fileKey, long size, long modifiedMillis, String fingerprint) {
+    boolean still(String key, long size, long modifiedMillis) {
+      return Objects.equals(fileKey, key) && this.size == size
+          && this.modifiedMillis == modifiedMillis;
+    }
+  }
+
+  private record KnownSize(String fileKey, long size, long modifiedMillis, long declared) {}
 
   private final String label;
   private final Path dir;
   private final PathMatcher matcher;
   private final FileProbe probe;
   private final Map<String, Known> fingerprints = new HashMap<>();
-  private final Map<String, Known> gzipSizes = new HashMap<>();
+  private final Map<String, KnownSize> gzipSizes = new HashMap<>();
   private final Set<String> warnedPaths = new HashSet<>();
   private final Map<String, TrackedFile> openByKey = new HashMap<>();
   private Map<String, TrackedFile> instances = Map.of();
@@ -141,9 +149,8 @@ final class DirectoryScanner implements RescanPlanner.Probe {
   public String fingerprint(Observed o) {
     String key = o.identity().fileKey();
     Known k = fingerprints.get(o.path());
-    if (k != null && Objects.equals(k.fileKey(), key) && k.size() == o.size()
-        && k.modifiedMillis() == o.modifiedMillis()) {
-      return k.value();
+    if (k != null && k.still(key, o.size(), o.modifiedMillis())) {
+      return k.fingerprint();
     }
     String fp;
     try {
@@ -189,14 +196,13 @@ final class DirectoryScanner implements RescanPlanner.Probe {
   /** The declared uncompressed size, read once per (inode, size, mtime). */
   private long gzipSize(Path p, FileProbe.Stat s) {
     String path = p.toString();
-    Known k = gzipSizes.get(path);
+    KnownSize k = gzipSizes.get(path);
     if (k != null && Objects.equals(k.fileKey(), s.fileKey()) && k.size() == s.size()
         && k.modifiedMillis() == s.modifiedMillis()) {
-      return Long.parseLong(k.value());
+      return k.declared();
     }
     long declared = FileProbe.gzipDeclaredSize(p, s.size());
-    gzipSizes.put(path, new Known(s.fileKey(), s.size(), s.modifiedMillis(),
-        Long.toString(declared)));
+    gzipSizes.put(path, new KnownSize(s.fileKey(), s.size(), s.modifiedMillis(), declared));
     return declared;
   }
 
