@@ -143,8 +143,12 @@ class TcpIngestIntegrationTest {
   @Test
   void shutdownWithAFullQueueStoresEverythingReceived() throws Exception {
     WriteGate.Manual gate = WriteGate.Manual.held();
+    // Reads of at most 16 KiB make chunks far smaller than the 128 KiB between the high
+    // watermark and the capacity, so the queue pauses before it refuses one. (With 64 KiB reads
+    // a chunk's buffer can reach ~138 KiB: refused below the watermark, the connection then waits
+    // for a commit the held writer never makes, and the queue never reports itself paused.)
     String yaml = "queue: {capacity_bytes: 256KiB, high_watermark_bytes: 128KiB,"
-        + " low_watermark_bytes: 64KiB}";
+        + " low_watermark_bytes: 64KiB}\ntcp: {host: 127.0.0.1, port: 0, max_read_bytes: 16KiB}";
     CollectorFixture c = new CollectorFixture(dir, yaml, Clock.system(), gate);
     try {
       ManagedChannel ch = c.channel();
@@ -177,6 +181,7 @@ class TcpIngestIntegrationTest {
       assertThat(recs.stream().filter(r -> r.get("src").asText().equals("grpc"))
           .map(r -> r.get("line").asText())).containsExactly("grpc-1", "grpc-2");
     } finally {
+      gate.release(); // a failed wait above must not leave the writer held and close() hanging
       c.close();
     }
   }
