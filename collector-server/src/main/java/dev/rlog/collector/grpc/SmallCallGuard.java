@@ -239,6 +239,12 @@ public final class SmallCallGuard {
     }
   }
 
+  /** {@code delegate} reading at most {@code cap} decoded bytes; null (refused) beyond. */
+  static <T> MethodDescriptor.Marshaller<T> capped(MethodDescriptor.Marshaller<T> delegate,
+      int cap) {
+    return new CappedMarshaller<>(delegate, cap);
+  }
+
   /**
    * Reads at most {@code cap + 1} decoded bytes; returns null (refused) beyond {@code cap}
    * without reading, or inflating, the rest.
