@@ -73,6 +73,7 @@ public final class LogServiceImpl implements BindableService {
 
   /** A chunk's buffer is at least this large, whatever the estimate of a tiny batch. */
   static final int MIN_CHUNK_BYTES = 4096;
+  private static final byte[] NO_BYTES = new byte[0];
 
   /**
    * The memory bounds of the Send calls, shared by all of them.
@@ -258,13 +259,17 @@ public final class LogServiceImpl implements BindableService {
       reader.reset(buf, 0, buf.length);
       long entries = 0;
       long bytes = 0;
-      while (reader.next()) {
-        entries++;
-        int fid = reader.hasFileInstance() ? fileInstances.get(buf, reader.fileInstanceOffset(),
-            reader.fileInstanceLength()).quoted.length : 0;
-        bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
-            labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length, fid,
-            JsonLinesEncoder.grpcLineBound(buf, reader.lineOffset(), reader.lineLength()));
+      try {
+        while (reader.next()) {
+          entries++;
+          int fid = reader.hasFileInstance() ? fileInstances.get(buf,
+              reader.fileInstanceOffset(), reader.fileInstanceLength()).quoted.length : 0;
+          bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
+              labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length, fid,
+              JsonLinesEncoder.grpcLineBound(buf, reader.lineOffset(), reader.lineLength()));
+        }
+      } finally {
+        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
       }
       return new long[] {entries, bytes};
     }
@@ -353,6 +358,8 @@ public final class LogServiceImpl implements BindableService {
         encoder.finish(List.of());
         fail(Status.UNAVAILABLE.withDescription("collector cannot store now: " + e.getMessage()));
         return true;
+      } finally {
+        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
       }
     }
 
