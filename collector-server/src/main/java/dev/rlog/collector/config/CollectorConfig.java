@@ -85,7 +85,10 @@ public record CollectorConfig(
     YamlConfig g = y.section("grpc");
     Listen grpc = new Listen(g.string("host", "0.0.0.0"), port(g, DEFAULT_GRPC_PORT));
     long maxMessage = g.bytes("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, 1024, 1L << 30);
-    long maxInflight = g.bytes("max_inflight_bytes", DEFAULT_MAX_INFLIGHT_BYTES, 1024, 1L << 40);
+    // Unset, these follow the settings they must agree with; set, a conflict is an error.
+    long maxInflight = g.bytes("max_inflight_bytes",
+        Math.max(DEFAULT_MAX_INFLIGHT_BYTES, maxMessage), 1024, 1L << 40);
+    boolean batchStoreSet = g.has("max_batch_store_bytes");
     long maxBatchStore = g.bytes("max_batch_store_bytes", DEFAULT_MAX_BATCH_STORE_BYTES, 4096,
         1L << 30);
     int window = (int) g.bytes("flow_control_window", DEFAULT_FLOW_CONTROL_WINDOW, 1024,
@@ -131,7 +134,9 @@ public record CollectorConfig(
           "must be below high_watermark_records (" + highRecords + ")");
     }
 
-    if (maxBatchStore > capBytes) {
+    if (!batchStoreSet) {
+      maxBatchStore = Math.min(maxBatchStore, capBytes);
+    } else if (maxBatchStore > capBytes) {
       throw g.error("max_batch_store_bytes",
           "must not exceed queue.capacity_bytes (" + capBytes + "): a batch must fit the queue");
     }
