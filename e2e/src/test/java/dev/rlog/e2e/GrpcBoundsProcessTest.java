@@ -191,19 +191,41 @@ class GrpcBoundsProcessTest {
   }
 
   @Test
-  void fortyConcurrentSendsOfFifteenMegabytesWaitTheirTurnAndAreAllStoredOnce()
-      throws Exception {
+  void fortyConcurrentSendsOfFifteenMegabytesAreRefusedForTheirStoreSize() throws Exception {
     int calls = 40;
     String line = "s".repeat(8 << 10);
-    int perBatch = (15_000_000 / (line.length() + 16)); // one 15 MB batch per call
+    int perBatch = 15_000_000 / (line.length() + 16); // one 15 MB batch per call
     ManagedChannel ch = channel();
     String token = GrpcLoad.register(ch, key, "storm-host");
     List<CompletableFuture<Status>> storm = new ArrayList<>();
     for (int i = 0; i < calls; i++) {
-      LogBatch batch = lines("storm-" + i, perBatch, line);
-      storm.add(send(logStub(ch, token), batch));
+      storm.add(send(logStub(ch, token), lines("storm-" + i, perBatch, line)));
     }
     CompletableFuture<Status> good = wellBehavedAgent("good-3");
+
+    for (CompletableFuture<Status> f : storm) {
+      Status st = await(f);
+      assertThat(st.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(st.getDescription()).contains("grpc.max_batch_store_bytes");
+    }
+    assertThat(await(good).getCode()).isEqualTo(Status.Code.OK);
+    assertThat(storedLinesOf("good-3")).isEqualTo(1000);
+    assertThat(collector.metric("rlog_grpc_batches_too_large_total")).isEqualTo(calls);
+    assertUpAndSmall("40 concurrent Sends of 15 MB");
+  }
+
+  @Test
+  void fortyConcurrentSendsOfFourMebibytesWaitTheirTurnAndAreAllStoredOnce() throws Exception {
+    int calls = 40;
+    String line = "r".repeat(4000);
+    int perBatch = 1000; // an agent's default batch: 1,000 lines, ~4 MiB
+    ManagedChannel ch = channel();
+    String token = GrpcLoad.register(ch, key, "storm-host");
+    List<CompletableFuture<Status>> storm = new ArrayList<>();
+    for (int i = 0; i < calls; i++) {
+      storm.add(send(logStub(ch, token), lines("storm-" + i, perBatch, line)));
+    }
+    CompletableFuture<Status> good = wellBehavedAgent("good-4");
 
     for (CompletableFuture<Status> f : storm) {
       assertThat(await(f).getCode()).isEqualTo(Status.Code.OK);
@@ -218,7 +240,7 @@ class GrpcBoundsProcessTest {
     });
     Set<Long> counts = java.util.Arrays.stream(perFid).boxed().collect(Collectors.toSet());
     assertThat(counts).containsExactly((long) perBatch); // every line of every call, once
-    assertThat(storedLinesOf("good-3")).isEqualTo(1000);
-    assertUpAndSmall("40 concurrent Sends of 15 MB");
+    assertThat(storedLinesOf("good-4")).isEqualTo(1000);
+    assertUpAndSmall("40 concurrent Sends of 4 MiB");
   }
 }
