@@ -9,10 +9,12 @@ import dev.rlog.collector.auth.SigningKey;
 import dev.rlog.collector.auth.TokenIssuer;
 import dev.rlog.collector.config.CollectorConfig;
 import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.grpc.ByteBudget;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
 import dev.rlog.collector.grpc.HeartbeatServiceImpl;
 import dev.rlog.collector.grpc.LogServiceImpl;
 import dev.rlog.collector.grpc.PositionFilter;
+import dev.rlog.collector.grpc.SmallCallGuard;
 import dev.rlog.collector.metrics.CollectorMetrics;
 import dev.rlog.collector.store.FsyncPolicy;
 import dev.rlog.collector.store.SegmentStore;
@@ -77,6 +79,9 @@ public final class Collector implements Service {
   private TcpIngestServer tcp;
   private final TcpIngestCounters tcpCounters = new TcpIngestCounters();
   private final GrpcIngestCounters grpcCounters = new GrpcIngestCounters();
+  private ByteBudget inflight;
+  private ByteBudget expansion;
+  private SmallCallGuard smallCalls;
   private CollectorMetrics metrics;
   private ExecutorService callbacks;
   private ScheduledExecutorService housekeeping;
@@ -113,18 +118,29 @@ public final class Collector implements Service {
     authInterceptor = new AuthInterceptor(issuer, agents);
     callbacks = Executors.newSingleThreadExecutor(r -> new Thread(r, "rlog-grpc-callbacks"));
     health = new HealthStatusManager();
+    CollectorConfig.GrpcLimits lim = cfg.grpcLimits();
+    int maxMessage = (int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes());
+    inflight = new ByteBudget(lim.maxInflightBytes(), callbacks);
+    expansion = new ByteBudget(lim.maxBatchStoreBytes(), callbacks);
+    smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes());
+    SmallCallGuard.Limit authCalls = new SmallCallGuard.Limit("grpc.max_auth_calls",
+        lim.maxAuthCalls());
     grpc = NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()))
-        .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes()))
+        .maxInboundMessageSize(maxMessage)
+        // A fixed window (no BDP auto-tuning): a stream that is not reading holds at most this
+        // much unread, and a connection too, since the connection window is the same size.
+        .flowControlWindow(lim.flowControlWindow())
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
-        .addService(ServerInterceptors.intercept(new AuthServiceImpl(projects, agents),
-            authInterceptor))
+        .addService(smallCalls.guard(ServerInterceptors.intercept(
+            new AuthServiceImpl(projects, agents), authInterceptor), authCalls))
         .addService(ServerInterceptors.intercept(new LogServiceImpl(queue, positions,
             uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
-            grpcCounters), authInterceptor))
-        .addService(ServerInterceptors.intercept(new HeartbeatServiceImpl(agents, clock),
+            grpcCounters, new LogServiceImpl.SendBounds(inflight, expansion, maxMessage)),
             authInterceptor))
-        .addService(health.getHealthService())
+        .addService(smallCalls.guard(ServerInterceptors.intercept(
+            new HeartbeatServiceImpl(agents, clock), authInterceptor), null))
+        .addService(smallCalls.guard(health.getHealthService().bindService(), null))
         .build()
         .start();
 
@@ -139,7 +155,7 @@ public final class Collector implements Service {
     }
     if (cfg.metricsEnabled()) {
       metrics = new CollectorMetrics(queue, writer, grpcCounters, tcpCounters, authInterceptor,
-          agents, clock, cfg.offlineAfter());
+          agents, clock, cfg.offlineAfter(), inflight, expansion, smallCalls);
       metrics.start(cfg.metrics().host(), cfg.metrics().port());
     }
     housekeeping = Executors.newSingleThreadScheduledExecutor(

@@ -11,6 +11,8 @@ public final class GrpcIngestCounters {
   final LongAdder duplicatesSkipped = new LongAdder();
   final LongAdder callsFailed = new LongAdder();
   final AtomicLong pausedStreams = new AtomicLong();
+  final LongAdder batchesTooLarge = new LongAdder();
+  final LongAdder receiveWaits = new LongAdder();
 
   public long records() {
     return records.sum();
@@ -31,6 +33,16 @@ public final class GrpcIngestCounters {
 
   public long callsFailed() {
     return callsFailed.sum();
+  }
+
+  /** Batches refused for their size (wire or store bytes, or entries): the call failed. */
+  public long batchesTooLarge() {
+    return batchesTooLarge.sum();
+  }
+
+  /** Times a Send call waited for a receive permit of the in-flight budget. */
+  public long receiveWaits() {
+    return receiveWaits.sum();
   }
 
   public long pausedStreams() {
