@@ -82,6 +82,7 @@ public final class Collector implements Service {
   private ByteBudget inflight;
   private ByteBudget expansion;
   private SmallCallGuard smallCalls;
+  private LogServiceImpl logService;
   private CollectorMetrics metrics;
   private ExecutorService callbacks;
   private ScheduledExecutorService housekeeping;
@@ -122,7 +123,10 @@ public final class Collector implements Service {
     int maxMessage = (int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes());
     inflight = new ByteBudget(lim.maxInflightBytes(), callbacks);
     expansion = new ByteBudget(lim.maxBatchStoreBytes(), callbacks);
-    smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes());
+    smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes(), clock);
+    logService = new LogServiceImpl(queue, positions,
+        uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
+        grpcCounters, new LogServiceImpl.SendBounds(inflight, expansion, maxMessage));
     SmallCallGuard.Limit authCalls = new SmallCallGuard.Limit("grpc.max_auth_calls",
         lim.maxAuthCalls());
     grpc = NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()))
@@ -134,10 +138,7 @@ public final class Collector implements Service {
         .permitKeepAliveWithoutCalls(true)
         .addService(smallCalls.guard(ServerInterceptors.intercept(
             new AuthServiceImpl(projects, agents), authInterceptor), authCalls))
-        .addService(ServerInterceptors.intercept(new LogServiceImpl(queue, positions,
-            uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
-            grpcCounters, new LogServiceImpl.SendBounds(inflight, expansion, maxMessage)),
-            authInterceptor))
+        .addService(ServerInterceptors.intercept(logService, authInterceptor))
         .addService(smallCalls.guard(ServerInterceptors.intercept(
             new HeartbeatServiceImpl(agents, clock), authInterceptor), null))
         .addService(smallCalls.guard(health.getHealthService().bindService(), null))
@@ -163,7 +164,18 @@ public final class Collector implements Service {
     long flushMs = AgentRegistry.HEARTBEAT_FLUSH_INTERVAL.toMillis();
     housekeeping.scheduleWithFixedDelay(this::flushAgents, flushMs, flushMs,
         TimeUnit.MILLISECONDS);
+    Duration idle = lim.receiveIdleTimeout();
+    housekeeping.scheduleWithFixedDelay(() -> closeIdleReceivers(idle), 1, 1, TimeUnit.SECONDS);
     health.setStatus("", ServingStatus.SERVING);
+  }
+
+  private void closeIdleReceivers(Duration timeout) {
+    try {
+      logService.closeIdleReceivers(timeout);
+      smallCalls.closeIdleReceivers(timeout);
+    } catch (RuntimeException e) {
+      log.warn("closing idle gRPC receivers failed", e);
+    }
   }
 
   private void flushAgents() {

@@ -37,7 +37,7 @@ public record CollectorConfig(
   public static final int DEFAULT_GRPC_PORT = 50051;
   public static final int DEFAULT_TCP_PORT = 9000;
   public static final int DEFAULT_METRICS_PORT = 9464;
-  public static final long DEFAULT_MAX_MESSAGE_BYTES = 16L << 20;
+  public static final long DEFAULT_MAX_MESSAGE_BYTES = 4L << 20;
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
   public static final int DEFAULT_MAX_READ_BYTES = 32 << 10;
   public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
@@ -45,7 +45,8 @@ public record CollectorConfig(
   public static final long DEFAULT_MAX_BATCH_STORE_BYTES = 8L << 20;
   public static final int DEFAULT_FLOW_CONTROL_WINDOW = 64 << 10;
   public static final int DEFAULT_MAX_SMALL_MESSAGE_BYTES = 16 << 10;
-  public static final int DEFAULT_MAX_AUTH_CALLS = 8;
+  public static final int DEFAULT_MAX_AUTH_CALLS = 4;
+  public static final Duration DEFAULT_RECEIVE_IDLE_TIMEOUT = Duration.ofSeconds(10);
   public static final long DEFAULT_QUEUE_BYTES = 32L << 20;
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
@@ -69,9 +70,11 @@ public record CollectorConfig(
    *     not reading may have waiting unread
    * @param maxSmallMessageBytes decoded size cap of Register, Refresh, Heartbeat, health checks
    * @param maxAuthCalls Register/Refresh calls in progress at once
+   * @param receiveIdleTimeout how long a call may hold a receive permit without its message
+   *     arriving while other calls wait for one
    */
   public record GrpcLimits(long maxInflightBytes, long maxBatchStoreBytes, int flowControlWindow,
-      int maxSmallMessageBytes, int maxAuthCalls) {}
+      int maxSmallMessageBytes, int maxAuthCalls, Duration receiveIdleTimeout) {}
 
   /** Bounds and watermarks of the one ingest queue. */
   public record Queue(
@@ -104,6 +107,8 @@ public record CollectorConfig(
     int maxSmall = (int) g.bytes("max_small_message_bytes", DEFAULT_MAX_SMALL_MESSAGE_BYTES, 256,
         1L << 20);
     int maxAuthCalls = g.intValue("max_auth_calls", DEFAULT_MAX_AUTH_CALLS, 1, 10_000);
+    Duration receiveIdle = g.duration("receive_idle_timeout", DEFAULT_RECEIVE_IDLE_TIMEOUT,
+        Duration.ofSeconds(1), Duration.ofHours(1));
     if (maxInflight < maxMessage) {
       throw g.error("max_inflight_bytes",
           "must be at least max_message_bytes (" + maxMessage + "): one message must fit");
@@ -187,7 +192,8 @@ public record CollectorConfig(
         workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
         accessTtl, offlineAfter, metricsEnabled, metrics,
-        new GrpcLimits(maxInflight, maxBatchStore, window, maxSmall, maxAuthCalls));
+        new GrpcLimits(maxInflight, maxBatchStore, window, maxSmall, maxAuthCalls,
+            receiveIdle));
   }
 
   private static int port(YamlConfig y, int def) {

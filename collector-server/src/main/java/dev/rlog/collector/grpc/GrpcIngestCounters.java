@@ -13,6 +13,7 @@ public final class GrpcIngestCounters {
   final AtomicLong pausedStreams = new AtomicLong();
   final LongAdder batchesTooLarge = new LongAdder();
   final LongAdder receiveWaits = new LongAdder();
+  final LongAdder idleReceiversClosed = new LongAdder();
 
   public long records() {
     return records.sum();
@@ -41,6 +42,11 @@ public final class GrpcIngestCounters {
   }
 
   /** Times a Send call waited for a receive permit of the in-flight budget. */
+  /** Send calls ended because they held a receive permit idle while others waited. */
+  public long idleReceiversClosed() {
+    return idleReceiversClosed.sum();
+  }
+
   public long receiveWaits() {
     return receiveWaits.sum();
   }

@@ -17,8 +17,12 @@ import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,6 +74,8 @@ public final class LogServiceImpl implements BindableService {
   private final Executor callbackExecutor;
   private final GrpcIngestCounters counters;
   private final SendBounds bounds;
+  /** Calls holding a receive permit while their next message has not arrived. */
+  private final Set<SendCall> receiving = ConcurrentHashMap.newKeySet();
 
   /** A chunk's buffer is at least this large, whatever the estimate of a tiny batch. */
   static final int MIN_CHUNK_BYTES = 4096;
@@ -116,6 +122,27 @@ public final class LogServiceImpl implements BindableService {
         .build();
   }
 
+  /**
+   * Ends the calls that have held a receive permit for {@code timeout} without a message
+   * arriving, but only while other calls wait for a permit: an idle stream (a client that opened
+   * a Send and sends nothing) must not keep the budget from those that have data. Answered
+   * {@code UNAVAILABLE}, so the client sends again on a new call; nothing of it was acknowledged.
+   * Called every second by the collector's housekeeping. Returns the number of calls ended.
+   */
+  public int closeIdleReceivers(Duration timeout) {
+    if (bounds.inflight().waiting() == 0) {
+      return 0;
+    }
+    long now = clock.nanoTime();
+    int closed = 0;
+    for (SendCall c : receiving) {
+      if (c.closeIfIdle(now, timeout.toNanos())) {
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   StreamObserver<RawLogBatch> send(StreamObserver<Empty> responseObserver) {
     ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
@@ -152,6 +179,7 @@ public final class LogServiceImpl implements BindableService {
     private long inflightHeld;
     private boolean asking;
     private boolean receiving;
+    private long receivingSinceNanos;
     private RawLogBatch held;
     private long heldStoreBytes;
     private boolean halfClosed;
@@ -206,7 +234,28 @@ public final class LogServiceImpl implements BindableService {
     private void startReceiving(long permit) {
       inflightHeld += permit;
       receiving = true;
+      receivingSinceNanos = clock.nanoTime();
+      LogServiceImpl.this.receiving.add(this);
       call.request(1);
+    }
+
+    private void stopReceiving() {
+      receiving = false;
+      LogServiceImpl.this.receiving.remove(this);
+    }
+
+    synchronized boolean closeIfIdle(long nowNanos, long timeoutNanos) {
+      if (done || !receiving || nowNanos - receivingSinceNanos < timeoutNanos) {
+        return false;
+      }
+      counters.idleReceiversClosed.increment();
+      log.info("ending Send from agent {}: no message for {} s while holding a receive permit"
+          + " others wait for (grpc.receive_idle_timeout)", agent,
+          TimeUnit.NANOSECONDS.toSeconds(timeoutNanos));
+      fail(Status.UNAVAILABLE.withDescription("no message for "
+          + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s while other streams wait to send;"
+          + " send again"));
+      return true;
     }
 
     @Override
@@ -214,7 +263,7 @@ public final class LogServiceImpl implements BindableService {
       if (done) {
         return;
       }
-      receiving = false;
+      stopReceiving();
       counters.batches.increment();
       int size = batch.bytes().length;
       if (size > inflightHeld) { // the transport enforces maxMessageBytes; in-process does not
@@ -428,6 +477,7 @@ public final class LogServiceImpl implements BindableService {
 
     synchronized void cancelled() {
       done = true;
+      stopReceiving();
       clearHeld();
       releaseInflight();
     }
@@ -439,7 +489,7 @@ public final class LogServiceImpl implements BindableService {
       }
       halfClosed = true;
       if (receiving) { // no message is coming: give the receive permit back
-        receiving = false;
+        stopReceiving();
         releaseInflight();
       }
       if (held == null) {
@@ -471,6 +521,7 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       done = true;
+      stopReceiving();
       clearHeld();
       releaseInflight();
       counters.callsFailed.increment();

@@ -1,5 +1,6 @@
 package dev.rlog.collector.grpc;
 
+import dev.rlog.common.time.Clock;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -14,8 +15,12 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -42,6 +47,10 @@ public final class SmallCallGuard {
   private final int maxSmallMessageBytes;
   private final LongAdder tooLarge = new LongAdder();
   private final LongAdder refusedBusy = new LongAdder();
+  private final LongAdder idleClosed = new LongAdder();
+  private final Clock clock;
+  /** Calls holding a receive permit whose message has not arrived. */
+  private final Set<GuardedCall<?, ?>> receiving = ConcurrentHashMap.newKeySet();
 
   /** Calls in progress on the services that share it, at most {@code max}. */
   public static final class Limit {
@@ -63,7 +72,8 @@ public final class SmallCallGuard {
     }
   }
 
-  public SmallCallGuard(ByteBudget inflight, long permitBytes, int maxSmallMessageBytes) {
+  public SmallCallGuard(ByteBudget inflight, long permitBytes, int maxSmallMessageBytes,
+      Clock clock) {
     if (permitBytes > inflight.capacity()) {
       throw new IllegalArgumentException("receive permit " + permitBytes
           + " exceeds the in-flight budget " + inflight.capacity());
@@ -71,6 +81,31 @@ public final class SmallCallGuard {
     this.inflight = inflight;
     this.permitBytes = permitBytes;
     this.maxSmallMessageBytes = maxSmallMessageBytes;
+    this.clock = clock;
+  }
+
+  /** Calls ended because they held a receive permit idle while others waited. */
+  public long idleClosed() {
+    return idleClosed.sum();
+  }
+
+  /**
+   * Ends the calls that have held a receive permit for {@code timeout} without their message
+   * arriving, while other calls wait for a permit ({@code UNAVAILABLE}): a client that opens
+   * Register calls and sends nothing must not keep the budget from agents with data.
+   */
+  public int closeIdleReceivers(Duration timeout) {
+    if (inflight.waiting() == 0) {
+      return 0;
+    }
+    long now = clock.nanoTime();
+    int closed = 0;
+    for (GuardedCall<?, ?> c : receiving) {
+      if (c.closeIfIdle(now, timeout.toNanos())) {
+        closed++;
+      }
+    }
+    return closed;
   }
 
   /** Small requests refused for their decoded size. */
@@ -173,6 +208,7 @@ public final class SmallCallGuard {
     private final Limit limit;
     private boolean requested;
     private boolean permitHeld;
+    private long permitSinceNanos;
     private boolean refused;
     private boolean ended;
 
@@ -188,9 +224,26 @@ public final class SmallCallGuard {
       }
       requested = true;
       if (inflight.acquireOrWait(permitBytes, this::permitGranted)) {
-        permitHeld = true;
+        holdPermit();
         super.request(1);
       }
+    }
+
+    private void holdPermit() {
+      permitHeld = true;
+      permitSinceNanos = clock.nanoTime();
+      receiving.add(this);
+    }
+
+    synchronized boolean closeIfIdle(long nowNanos, long timeoutNanos) {
+      if (!permitHeld || ended || refused || nowNanos - permitSinceNanos < timeoutNanos) {
+        return false;
+      }
+      idleClosed.increment();
+      refuse(Status.UNAVAILABLE.withDescription("no request message for "
+          + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s while other calls wait; retry"));
+      releasePermit();
+      return true;
     }
 
     private synchronized void permitGranted() {
@@ -198,13 +251,14 @@ public final class SmallCallGuard {
         inflight.release(permitBytes);
         return;
       }
-      permitHeld = true;
+      holdPermit();
       super.request(1);
     }
 
     synchronized void releasePermit() {
       if (permitHeld) {
         permitHeld = false;
+        receiving.remove(this);
         inflight.release(permitBytes);
       }
     }

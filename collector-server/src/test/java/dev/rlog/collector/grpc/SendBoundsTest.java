@@ -43,6 +43,7 @@ class SendBoundsTest {
   private IngestQueue queue;
   private ByteBudget inflight;
   private ByteBudget expansion;
+  private LogServiceImpl service;
   private Server server;
   private ManagedChannel channel;
 
@@ -55,7 +56,7 @@ class SendBoundsTest {
     queue = new IngestQueue(queueBytes, 1_000_000, highBytes, highBytes / 4, 750_000, 250_000);
     inflight = new ByteBudget(inflightBytes, Runnable::run);
     expansion = new ByteBudget(expansionBytes, Runnable::run);
-    LogServiceImpl service = new LogServiceImpl(queue, new PositionFilter(Map.of()),
+    service = new LogServiceImpl(queue, new PositionFilter(Map.of()),
         uuid -> "host", clock, Runnable::run, counters,
         new LogServiceImpl.SendBounds(inflight, expansion, MAX_MESSAGE));
     ServerInterceptor identity = new ServerInterceptor() {
@@ -255,6 +256,36 @@ class SendBoundsTest {
     assertThat(inflight.held()).isLessThan(heldBefore);
     writeAll();
     first.get(10, TimeUnit.SECONDS);
+    assertThat(inflight.held()).isZero();
+  }
+
+  @Test
+  void aSendHoldingItsReceivePermitIdleIsEndedOnlyWhileOthersWait() throws Exception {
+    start(1 << 20, 1L * MAX_MESSAGE, 256 << 10); // one receive permit
+    CompletableFuture<Status> idleClosed = new CompletableFuture<>();
+    io.grpc.ClientCall<LogBatch, Empty> idle = channel.newCall(LogServiceGrpc.getSendMethod(),
+        io.grpc.CallOptions.DEFAULT);
+    idle.start(new io.grpc.ClientCall.Listener<>() {
+      @Override
+      public void onClose(Status status, Metadata trailers) {
+        idleClosed.complete(status);
+      }
+    }, new Metadata());
+    idle.request(1); // opened, and nothing sent: it holds the only permit
+    assertThat(inflight.held()).isEqualTo(MAX_MESSAGE);
+
+    clock.advance(java.time.Duration.ofMinutes(5));
+    assertThat(service.closeIdleReceivers(java.time.Duration.ofSeconds(10)))
+        .as("nobody waits").isZero();
+
+    CompletableFuture<Void> busy = send(batch("f", 10, 10));
+    assertThat(counters.batches()).isZero(); // waits for the permit, unread
+    assertThat(service.closeIdleReceivers(java.time.Duration.ofSeconds(10))).isEqualTo(1);
+
+    assertThat(idleClosed.join().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(counters.idleReceiversClosed()).isEqualTo(1);
+    assertThat(writeAll()).isEqualTo(10);
+    busy.get(10, TimeUnit.SECONDS);
     assertThat(inflight.held()).isZero();
   }
 }

@@ -3,6 +3,7 @@ package dev.rlog.collector.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.rlog.common.time.FakeClock;
 import dev.rlog.proto.auth.AuthServiceGrpc;
 import dev.rlog.proto.auth.RefreshRequest;
 import dev.rlog.proto.auth.RefreshResponse;
@@ -58,7 +59,8 @@ class SmallCallGuardTest {
 
   private final ParkedAuth auth = new ParkedAuth();
   private final ByteBudget inflight = new ByteBudget(2 * PERMIT, Runnable::run);
-  private final SmallCallGuard guard = new SmallCallGuard(inflight, PERMIT, CAP);
+  private final FakeClock clock = new FakeClock();
+  private final SmallCallGuard guard = new SmallCallGuard(inflight, PERMIT, CAP, clock);
   private Server server;
   private ManagedChannel channel;
 
@@ -212,7 +214,7 @@ class SmallCallGuardTest {
   void aLimitBelowOneIsRejected() {
     assertThrows(IllegalArgumentException.class, () -> new SmallCallGuard.Limit("k", 0));
     assertThrows(IllegalArgumentException.class,
-        () -> new SmallCallGuard(new ByteBudget(10, Runnable::run), 11, CAP));
+        () -> new SmallCallGuard(new ByteBudget(10, Runnable::run), 11, CAP, clock));
   }
 
   @Test
@@ -227,5 +229,49 @@ class SmallCallGuardTest {
     assertThat(granted).containsExactly("five", "one");
     assertThat(b.held()).isEqualTo(6);
     assertThrows(IllegalStateException.class, () -> b.release(7));
+  }
+
+  /** Starts a Register call that never sends its request message: it holds a receive permit. */
+  private io.grpc.ClientCall<RegisterRequest, RegisterResponse> silentRegister(
+      CompletableFuture<Status> closed) {
+    io.grpc.ClientCall<RegisterRequest, RegisterResponse> c = channel.newCall(
+        AuthServiceGrpc.getRegisterMethod(), io.grpc.CallOptions.DEFAULT);
+    c.start(new io.grpc.ClientCall.Listener<>() {
+      @Override
+      public void onClose(Status status, io.grpc.Metadata trailers) {
+        closed.complete(status);
+      }
+    }, new io.grpc.Metadata());
+    c.request(1);
+    return c;
+  }
+
+  @Test
+  void callsHoldingAPermitIdleAreClosedOnlyWhileOthersWait() throws Exception {
+    start(8);
+    CompletableFuture<Status> idle1 = new CompletableFuture<>();
+    CompletableFuture<Status> idle2 = new CompletableFuture<>();
+    silentRegister(idle1);
+    silentRegister(idle2);
+    assertThat(inflight.held()).isEqualTo(2 * PERMIT);
+
+    clock.advance(java.time.Duration.ofSeconds(60));
+    assertThat(guard.closeIdleReceivers(java.time.Duration.ofSeconds(10)))
+        .as("nobody waits: idle calls may keep their permits").isZero();
+
+    CompletableFuture<RegisterResponse> waiting = register("a");
+    assertThat(inflight.waiting()).isEqualTo(1);
+    assertThat(guard.closeIdleReceivers(java.time.Duration.ofSeconds(61)))
+        .as("not idle for long enough").isZero();
+
+    assertThat(guard.closeIdleReceivers(java.time.Duration.ofSeconds(10))).isEqualTo(2);
+
+    assertThat(idle1.join().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(idle2.join().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(guard.idleClosed()).isEqualTo(2);
+    assertThat(auth.parked).hasSize(1); // the waiting call got a permit and was read
+    auth.answerFirst();
+    assertThat(waiting).isCompleted();
+    assertThat(inflight.held()).isZero();
   }
 }
