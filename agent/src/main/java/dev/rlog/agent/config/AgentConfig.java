@@ -50,7 +50,7 @@ public record AgentConfig(
 
   public static final int DEFAULT_BATCH_SIZE = 1000;
   public static final int MAX_BATCH_SIZE = 1_000_000;
-  /** Well below the collector's grpc.max_message_bytes (4 MiB by default). */
+  /** Below the collector's grpc.max_message_bytes (2 MiB by default). */
   public static final long DEFAULT_BATCH_MAX_BYTES = 1L << 20;
   public static final long MIN_BATCH_MAX_BYTES = 1L << 10;
   /** Above the collector's grpc.max_message_bytes a batch is refused: raise both together. */

@@ -37,13 +37,13 @@ public record CollectorConfig(
   public static final int DEFAULT_GRPC_PORT = 50051;
   public static final int DEFAULT_TCP_PORT = 9000;
   public static final int DEFAULT_METRICS_PORT = 9464;
-  public static final long DEFAULT_MAX_MESSAGE_BYTES = 4L << 20;
+  public static final long DEFAULT_MAX_MESSAGE_BYTES = 2L << 20;
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
   public static final int DEFAULT_MAX_READ_BYTES = 32 << 10;
   public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
-  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 24L << 20;
+  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 16L << 20;
   public static final long DEFAULT_MAX_BATCH_STORE_BYTES = 8L << 20;
-  public static final int DEFAULT_FLOW_CONTROL_WINDOW = 64 << 10;
+  public static final int DEFAULT_FLOW_CONTROL_WINDOW = 16 << 10;
   public static final int DEFAULT_MAX_SMALL_MESSAGE_BYTES = 16 << 10;
   public static final int DEFAULT_MAX_AUTH_CALLS = 4;
   public static final Duration DEFAULT_RECEIVE_IDLE_TIMEOUT = Duration.ofSeconds(10);
