@@ -26,6 +26,12 @@ import java.util.function.Function;
  * the table has its own lock, taken once per file instance of a batch.
  */
 public final class PositionFilter {
+  /**
+   * Longest file instance id accepted (our agent's are under 100 bytes): the table keeps ids, so
+   * its memory bound is {@code store.dedup_max_instances} times this, not times a message size.
+   */
+  public static final int MAX_FILE_INSTANCE_BYTES = 256;
+
   /** Lock stripes; a power of two. */
   static final int STRIPES = 64;
 
