@@ -97,8 +97,9 @@ public final class Collector implements Service {
   public synchronized void start() throws IOException, InterruptedException {
     Files.createDirectories(cfg.stateDir());
     store = SegmentStore.open(cfg.storeDir(), new StoreOptions(cfg.segmentBytes(),
-        cfg.fsyncAlways() ? FsyncPolicy.ALWAYS : FsyncPolicy.NEVER));
-    positions = new PositionFilter(store.committedPositions());
+        cfg.fsyncAlways() ? FsyncPolicy.ALWAYS : FsyncPolicy.NEVER, cfg.dedupRetention(),
+        cfg.dedupMaxInstances()), clock);
+    positions = new PositionFilter(store.positions());
     CollectorConfig.Queue q = cfg.queue();
     queue = new IngestQueue(q.capacityBytes(), q.capacityRecords(), q.highBytes(), q.lowBytes(),
         q.highRecords(), q.lowRecords());

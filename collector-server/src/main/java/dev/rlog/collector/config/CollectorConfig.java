@@ -1,5 +1,6 @@
 package dev.rlog.collector.config;
 
+import dev.rlog.collector.store.StoreOptions;
 import dev.rlog.collector.tcp.SourceAllowlist;
 import dev.rlog.collector.tcp.TcpIngestOptions;
 import dev.rlog.common.config.ConfigException;
@@ -27,6 +28,8 @@ public record CollectorConfig(
     Path storeDir,
     long segmentBytes,
     boolean fsyncAlways,
+    Duration dedupRetention,
+    int dedupMaxInstances,
     Queue queue,
     Duration accessTokenTtl,
     Duration offlineAfter,
@@ -44,6 +47,11 @@ public record CollectorConfig(
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
   public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);
+  /** Shorter would forget an instance while its agent may still be retrying a batch. */
+  public static final Duration MIN_DEDUP_RETENTION = Duration.ofMinutes(1);
+  public static final Duration MAX_DEDUP_RETENTION = Duration.ofDays(3650);
+  /** About 2 GiB of heap at ~200 bytes an entry: beyond that, a typo rather than a plan. */
+  public static final int MAX_DEDUP_MAX_INSTANCES = 10_000_000;
 
   /** Limits on what raw TCP peers can make the collector hold (DESIGN.md "Backpressure"). */
   public record TcpBounds(
@@ -102,6 +110,10 @@ public record CollectorConfig(
     Path storeDir = Path.of(s.string("dir", "data"));
     long segment = s.bytes("segment_bytes", DEFAULT_SEGMENT_BYTES, 4096, 1L << 40);
     boolean fsyncAlways = s.choice("fsync", "never", "never", "always").equals("always");
+    Duration dedupRetention = s.duration("dedup_retention", StoreOptions.DEFAULT_DEDUP_RETENTION,
+        MIN_DEDUP_RETENTION, MAX_DEDUP_RETENTION);
+    int dedupMaxInstances = s.intValue("dedup_max_instances",
+        StoreOptions.DEFAULT_DEDUP_MAX_INSTANCES, 1, MAX_DEDUP_MAX_INSTANCES);
 
     YamlConfig q = y.section("queue");
     long capBytes = q.bytes("capacity_bytes", DEFAULT_QUEUE_BYTES, 64 << 10, 1L << 40);
@@ -141,7 +153,7 @@ public record CollectorConfig(
       throw new ConfigException(y.file(), "tcp.port", "is the same as grpc.port");
     }
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
-        workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways,
+        workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways, dedupRetention, dedupMaxInstances,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
         accessTtl, offlineAfter, metricsEnabled, metrics);
   }

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Duplicates.</b> Lines that carry a file instance and offset at or below the highest one
  * already accepted for that agent are skipped ({@link PositionFilter}); a batch made only of such
- * lines is acknowledged once the earlier chunk that stored them is committed.
+ * lines is acknowledged once the earlier chunk that stored them is committed. A file instance id
+ * longer than {@link PositionFilter#MAX_FILE_INSTANCE_BYTES} fails the call with
+ * {@code INVALID_ARGUMENT}: the filter remembers ids, so their size is part of its bound.
  *
  * <p><b>Decoding.</b> Requests stay bytes ({@link RawLogBatch}) and are read with
  * {@link LogBatchReader}: no message objects per line; each line is copied once, into its store
@@ -168,6 +170,11 @@ public final class LogServiceImpl implements BindableService {
       while (reader.next()) {
         byte[] qfid = null;
         if (reader.hasFileInstance()) {
+          if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+            throw new LogBatchReader.MalformedBatchException("file_instance of "
+                + reader.fileInstanceLength() + " bytes, more than "
+                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+          }
           QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
               reader.fileInstanceLength());
           if (!p.admit(fid.text, reader.offset())) {

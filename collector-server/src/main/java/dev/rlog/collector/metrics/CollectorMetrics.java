@@ -5,6 +5,7 @@ import dev.rlog.collector.auth.AgentRegistry;
 import dev.rlog.collector.auth.AuthInterceptor;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
+import dev.rlog.collector.store.PositionTable;
 import dev.rlog.collector.store.SegmentStore;
 import dev.rlog.collector.store.StoreWriter;
 import dev.rlog.collector.tcp.TcpIngestCounters;
@@ -101,6 +102,18 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_store_rotations_total", "Segment rotations", store::rotations);
     counter("rlog_store_torn_bytes_dropped_total",
         "Bytes of a torn last record cut at recovery", store::tornBytesDropped);
+    PositionTable dedup = store.positions();
+    CounterWithCallback.builder().name("rlog_dedup_evictions_total")
+        .help("File instances the duplicate filter forgot: expired (store.dedup_retention after "
+            + "their last advance) or capacity (store.dedup_max_instances reached); a re-send of "
+            + "their lines is stored again")
+        .labelNames("reason")
+        .callback(cb -> {
+          cb.call(dedup.expired(), "expired");
+          cb.call(dedup.evictedForCapacity(), "capacity");
+        }).register(registry);
+    gauge("rlog_dedup_instances", "File instances the duplicate filter remembers", dedup::size);
+    gauge("rlog_dedup_max_instances", "store.dedup_max_instances", dedup::maxInstances);
     gauge("rlog_store_write_mib_per_second", "Store write rate since the previous scrape",
         () -> writeRate(store.bytesWritten()));
     counter("rlog_auth_rejected_total", "Calls rejected for a missing, forged or expired token",
