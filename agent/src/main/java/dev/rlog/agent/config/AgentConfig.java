@@ -217,6 +217,10 @@ public record AgentConfig(
     boolean present = y.has("tls");
     YamlConfig t = y.section("tls");
     if (!present) {
+      if (y.isWritten("tls")) {
+        // "tls:" with everything below commented out must not quietly mean plaintext
+        throw y.error("tls", "is empty: give its files, or remove the key for plaintext");
+      }
       return null;
     }
     if (!server.tls()) {

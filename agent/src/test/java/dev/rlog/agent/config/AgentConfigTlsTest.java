@@ -71,6 +71,7 @@ class AgentConfigTlsTest {
   void badFilesNameTheirKey() {
     assertThat(error("server_addr: https://c:1\ntls: {cert: " + cert + "}\n").key())
         .isEqualTo("tls.key");
+    assertThat(error("server_addr: https://c:1\ntls:\n").key()).isEqualTo("tls");
     assertThat(error("server_addr: https://c:1\ntls: {cert: " + cert + ", key: " + caKey
         + "}\n").key()).isEqualTo("tls.key");
     assertThat(error("server_addr: https://c:1\ntls: {ca: " + key + "}\n").key())

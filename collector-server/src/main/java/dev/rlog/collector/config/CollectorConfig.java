@@ -164,6 +164,10 @@ public record CollectorConfig(
     boolean present = listener.has("tls");
     YamlConfig s = listener.section("tls");
     if (!present) {
+      if (listener.isWritten("tls")) {
+        // "tls:" with everything below commented out must not quietly mean plaintext
+        throw listener.error("tls", "is empty: give its files, or remove the key for plaintext");
+      }
       return null;
     }
     TlsFiles own = PemFiles.certificateAndKeyAt(s, "cert", "key");

@@ -7,7 +7,11 @@ import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import java.io.IOException;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Builds the collector's TLS contexts from PEM files ({@link TlsFiles}: certificate chain, key,
@@ -19,7 +23,26 @@ import java.util.List;
  * grpc-netty-shaded carries, the TCP listener the plain Netty, hence two builders. Stateless.
  */
 public final class ServerTls {
+  private static final Logger log = LoggerFactory.getLogger(ServerTls.class);
+  /** Warn this long before the server certificate expires. */
+  static final Duration EXPIRY_WARNING = Duration.ofDays(30);
+
   private ServerTls() {}
+
+  /**
+   * Logs a WARN when the leaf certificate has expired or soon will: clients then refuse every
+   * handshake, and the collector itself runs on unaware.
+   */
+  static void warnIfExpiring(TlsFiles files, X509Certificate leaf, Instant now) {
+    Instant notAfter = leaf.getNotAfter().toInstant();
+    if (!notAfter.isAfter(now)) {
+      log.warn("TLS certificate {} expired at {}: clients will refuse to connect; replace it"
+          + " (e.g. rlog-collector tls init) and restart", files.cert(), notAfter);
+    } else if (notAfter.isBefore(now.plus(EXPIRY_WARNING))) {
+      log.warn("TLS certificate {} expires at {}: replace it before then and restart",
+          files.cert(), notAfter);
+    }
+  }
 
   /** The gRPC listener's context (HTTP/2 over TLS, ALPN {@code h2}). */
   public static io.grpc.netty.shaded.io.netty.handler.ssl.SslContext forGrpc(TlsFiles files)
@@ -54,6 +77,7 @@ public final class ServerTls {
         PrivateKey key = PemFiles.readPrivateKey(files.key());
         X509Certificate[] ca = files.ca() == null ? null
             : PemFiles.readCertificates(files.ca()).toArray(X509Certificate[]::new);
+        warnIfExpiring(files, chain.get(0), Instant.now());
         return new Material(key, chain.toArray(X509Certificate[]::new), ca);
       } catch (PemException e) {
         throw new IOException(e.getMessage(), e);

@@ -60,6 +60,7 @@ class CollectorConfigTlsTest {
   @Test
   void missingOrMismatchedFilesNameTheKey() throws Exception {
     assertThat(error("grpc: {tls: {}}").key()).isEqualTo("grpc.tls.cert");
+    assertThat(error("grpc:\n  tls:\n  # cert: x\n").key()).isEqualTo("grpc.tls");
     assertThat(error("grpc: {tls: {cert: " + cert + "}}").key()).isEqualTo("grpc.tls.key");
     assertThat(error("tcp: {tls: {key: " + key + "}}").key()).isEqualTo("tcp.tls.cert");
 
