@@ -22,6 +22,7 @@ import dev.rlog.collector.store.WriteGate;
 import dev.rlog.collector.tcp.TcpIngestCounters;
 import dev.rlog.collector.tcp.TcpIngestOptions;
 import dev.rlog.collector.tcp.TcpIngestServer;
+import dev.rlog.collector.tls.ServerTls;
 import dev.rlog.common.lifecycle.Service;
 import dev.rlog.common.time.Clock;
 import io.grpc.Server;
@@ -114,7 +115,12 @@ public final class Collector implements Service {
     authInterceptor = new AuthInterceptor(issuer, agents);
     callbacks = Executors.newSingleThreadExecutor(r -> new Thread(r, "rlog-grpc-callbacks"));
     health = new HealthStatusManager();
-    grpc = NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()))
+    NettyServerBuilder grpcBuilder =
+        NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()));
+    if (cfg.grpcTls() != null) {
+      grpcBuilder.sslContext(ServerTls.forGrpc(cfg.grpcTls()));
+    }
+    grpc = grpcBuilder
         .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes()))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
@@ -135,7 +141,7 @@ public final class Collector implements Service {
               : Runtime.getRuntime().availableProcessors(), cfg.maxReadBytes(), true,
           cfg.tcpBounds().partialBytesBudget(), cfg.tcpBounds().partialTimeout(),
           cfg.tcpBounds().maxConnections(), cfg.tcpBounds().allow()), queue, clock,
-          tcpCounters);
+          tcpCounters, cfg.tcpTls() == null ? null : ServerTls.forTcp(cfg.tcpTls()));
       tcp.start();
     }
     if (cfg.metricsEnabled()) {

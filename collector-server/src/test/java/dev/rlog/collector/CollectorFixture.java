@@ -40,7 +40,7 @@ final class CollectorFixture implements AutoCloseable {
     this.dir = dir;
     String yaml = String.join("\n",
         "state_dir: " + dir.resolve("state"),
-        "grpc: {host: 127.0.0.1, port: 0}",
+        extraYaml.contains("grpc:") ? "" : "grpc: {host: 127.0.0.1, port: 0}",
         extraYaml.contains("tcp:") ? "" : "tcp: {host: 127.0.0.1, port: 0}",
         "metrics: {enabled: false}",
         extraYaml.contains("store:") ? "" : "store: {dir: " + dir.resolve("data") + "}",
@@ -57,6 +57,13 @@ final class CollectorFixture implements AutoCloseable {
   ManagedChannel channel() {
     ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", collector.grpcPort())
         .usePlaintext().build();
+    channels.add(ch);
+    return ch;
+  }
+
+  /** A channel this fixture closes: {@code builder} is for this collector's gRPC port. */
+  ManagedChannel channel(NettyChannelBuilder builder) {
+    ManagedChannel ch = builder.build();
     channels.add(ch);
     return ch;
   }

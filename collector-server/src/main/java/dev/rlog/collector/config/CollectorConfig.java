@@ -5,6 +5,8 @@ import dev.rlog.collector.tcp.SourceAllowlist;
 import dev.rlog.collector.tcp.TcpIngestOptions;
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
+import dev.rlog.common.tls.PemFiles;
+import dev.rlog.common.tls.TlsFiles;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -13,6 +15,10 @@ import java.util.List;
  * Everything {@code config/collector.yaml} can set, validated at load: a bad value names the
  * file and the key. Defaults are the named constants below; a missing file means all defaults.
  * Relative paths are resolved against the working directory.
+ *
+ * <p>{@code grpcTls} and {@code tcpTls} are null for a plaintext listener; their files are read
+ * and checked here (PEM, key matching the certificate), so a bad file stops the collector at
+ * load with the file and key named. {@link TlsFiles#ca()} is the client CA (mutual TLS).
  */
 public record CollectorConfig(
     Path source,
@@ -34,7 +40,9 @@ public record CollectorConfig(
     Duration accessTokenTtl,
     Duration offlineAfter,
     boolean metricsEnabled,
-    Listen metrics) {
+    Listen metrics,
+    TlsFiles grpcTls,
+    TlsFiles tcpTls) {
 
   public static final int DEFAULT_GRPC_PORT = 50051;
   public static final int DEFAULT_TCP_PORT = 9000;
@@ -80,6 +88,7 @@ public record CollectorConfig(
     YamlConfig g = y.section("grpc");
     Listen grpc = new Listen(g.string("host", "0.0.0.0"), port(g, DEFAULT_GRPC_PORT));
     long maxMessage = g.bytes("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, 1024, 1L << 30);
+    TlsFiles grpcTls = serverTls(g);
 
     YamlConfig t = y.section("tcp");
     boolean tcpEnabled = t.bool("enabled", true);
@@ -105,6 +114,7 @@ public record CollectorConfig(
       throw t.error("allow", e.getMessage());
     }
     TcpBounds tcpBounds = new TcpBounds(partialBudget, partialTimeout, maxConnections, allow);
+    TlsFiles tcpTls = serverTls(t);
 
     YamlConfig s = y.section("store");
     Path storeDir = Path.of(s.string("dir", "data"));
@@ -155,7 +165,33 @@ public record CollectorConfig(
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
         workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways, dedupRetention, dedupMaxInstances,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
-        accessTtl, offlineAfter, metricsEnabled, metrics);
+        accessTtl, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls);
+  }
+
+  /**
+   * {@code tls: {cert, key, client_ca}} under {@code listener}: absent means plaintext; present
+   * needs cert and key; client_ca turns on mutual TLS.
+   */
+  private static TlsFiles serverTls(YamlConfig listener) {
+    boolean present = listener.has("tls");
+    YamlConfig s = listener.section("tls");
+    if (!present) {
+      if (listener.isWritten("tls")) {
+        // "tls:" with everything below commented out must not quietly mean plaintext
+        throw listener.error("tls", "is empty: give its files, or remove the key for plaintext");
+      }
+      return null;
+    }
+    TlsFiles own = PemFiles.certificateAndKeyAt(s, "cert", "key");
+    if (own == null) {
+      throw s.error("cert", "is required (with key) when " + listener.key("tls") + " is set");
+    }
+    return new TlsFiles(own.cert(), own.key(), PemFiles.certificatesAt(s, "client_ca"));
+  }
+
+  /** True when the gRPC listener serves TLS. */
+  public boolean grpcTlsEnabled() {
+    return grpcTls != null;
   }
 
   private static int port(YamlConfig y, int def) {

@@ -73,6 +73,9 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_tcp_connections_accepted_total", "TCP connections accepted", tcp::connectionsOpened);
     counter("rlog_tcp_refused_not_allowed_total",
         "TCP connections closed at once: source not in tcp.allow", tcp::connectionsRefusedNotAllowed);
+    counter("rlog_tcp_tls_handshake_failed_total",
+        "TCP connections to a TLS port closed because the handshake failed (plaintext client,"
+            + " missing or unknown client certificate)", tcp::tlsHandshakesFailed);
     counter("rlog_tcp_refused_max_connections_total",
         "TCP connections closed at once: tcp.max_connections were open",
         tcp::connectionsRefusedMaxConnections);

@@ -99,6 +99,11 @@ public final class YamlConfig {
     return map.containsKey(key) && map.get(key) != null;
   }
 
+  /** True when {@code key} is written in the file, even with an empty value ({@code key:}). */
+  public boolean isWritten(String key) {
+    return map.containsKey(key);
+  }
+
   public String key(String key) {
     return prefix + key;
   }
