@@ -5,7 +5,6 @@ import dev.rlog.agent.auth.Registrar;
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -175,7 +174,7 @@ public final class FirstStart {
     Duration flush =
         flushSec == 0 ? AgentConfig.DEFAULT_FLUSH_INTERVAL : Duration.ofSeconds(flushSec);
     List<AgentConfig.Source> sources = new ArrayList<>();
-    for (Source s : r.getSourcesList()) {
+    for (RegisterResponse.Source s : r.getSourcesList()) {
       if (s.getEnabled()) {
         sources.add(new AgentConfig.Source(s.getLabel(), s.getPath()));
       }

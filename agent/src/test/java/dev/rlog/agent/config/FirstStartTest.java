@@ -8,7 +8,6 @@ import dev.rlog.common.config.ConfigException;
 import dev.rlog.proto.auth.AuthServiceGrpc;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -64,9 +63,9 @@ class FirstStartTest {
           .setTimezone("UTC")
           .setBatchSize(batchSize)
           .setFlushIntervalSec(flushSec)
-          .addSources(Source.newBuilder().setLabel("app").setPath("/var/log/app/*.log").setEnabled(true))
-          .addSources(Source.newBuilder().setLabel("old").setPath("/var/log/old.log").setEnabled(false))
-          .addSources(Source.newBuilder().setLabel("sys").setPath("/var/log/syslog").setEnabled(true))
+          .addSources(RegisterResponse.Source.newBuilder().setLabel("app").setPath("/var/log/app/*.log").setEnabled(true))
+          .addSources(RegisterResponse.Source.newBuilder().setLabel("old").setPath("/var/log/old.log").setEnabled(false))
+          .addSources(RegisterResponse.Source.newBuilder().setLabel("sys").setPath("/var/log/syslog").setEnabled(true))
           .build());
       out.onCompleted();
     }

@@ -5,7 +5,6 @@ import dev.rlog.proto.auth.RefreshRequest;
 import dev.rlog.proto.auth.RefreshResponse;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -117,7 +116,7 @@ public final class AuthServiceImpl extends AuthServiceGrpc.AuthServiceImplBase {
         .setBatchSize(project.batchSize())
         .setFlushIntervalSec(project.flushIntervalSec());
     for (Project.Source s : project.sources()) {
-      b.addSources(Source.newBuilder()
+      b.addSources(RegisterResponse.Source.newBuilder()
           .setLabel(s.label()).setPath(s.path()).setEnabled(s.enabled()).build());
     }
     return b.build();

@@ -7,7 +7,6 @@ import dev.rlog.proto.auth.RefreshRequest;
 import dev.rlog.proto.auth.RefreshResponse;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -44,7 +43,7 @@ class AuthServiceImplTest {
     assertThat(r.getTimezone()).isEqualTo("Europe/Paris");
     assertThat(r.getBatchSize()).isEqualTo(500);
     assertThat(r.getFlushIntervalSec()).isEqualTo(5);
-    assertThat(r.getSourcesList()).containsExactly(Source.newBuilder()
+    assertThat(r.getSourcesList()).containsExactly(RegisterResponse.Source.newBuilder()
         .setLabel("nginx").setPath("/var/log/nginx/access.log").setEnabled(true).build());
 
     rig.heartbeat("Bearer " + r.getAccessToken());
