@@ -105,6 +105,9 @@ public final class CollectorMetrics implements AutoCloseable {
         () -> writeRate(store.bytesWritten()));
     counter("rlog_auth_rejected_total", "Calls rejected for a missing, forged or expired token",
         auth::rejected);
+    counter("rlog_auth_identity_refusals_total",
+        "Registrations that named an agent uuid without its secret and got a fresh uuid",
+        agents::identityRefusals);
     gauge("rlog_agents_registered", "Agents known to the collector",
         () -> agents.snapshot().size());
     gauge("rlog_agents_online", "Agents with a recent heartbeat", () -> {
