@@ -29,6 +29,7 @@ public record CollectorConfig(
     boolean fsyncAlways,
     Queue queue,
     Duration accessTokenTtl,
+    Duration streamRecheckInterval,
     Duration offlineAfter,
     boolean metricsEnabled,
     Listen metrics) {
@@ -43,6 +44,12 @@ public record CollectorConfig(
   public static final long DEFAULT_QUEUE_BYTES = 32L << 20;
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
+  /**
+   * How often open Send streams have their access token checked again: a stream whose token
+   * expired or whose agent was revoked or re-registered is closed with UNAUTHENTICATED within
+   * this long (or at its next message, whichever comes first).
+   */
+  public static final Duration DEFAULT_STREAM_RECHECK_INTERVAL = Duration.ofSeconds(5);
   public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);
 
   /** Limits on what raw TCP peers can make the collector hold (DESIGN.md "Backpressure"). */
@@ -127,6 +134,8 @@ public record CollectorConfig(
     YamlConfig a = y.section("auth");
     Duration accessTtl = a.duration("access_token_ttl", DEFAULT_ACCESS_TOKEN_TTL,
         Duration.ofSeconds(1), Duration.ofDays(1));
+    Duration streamRecheck = a.duration("stream_recheck_interval",
+        DEFAULT_STREAM_RECHECK_INTERVAL, Duration.ofMillis(10), Duration.ofMinutes(5));
 
     YamlConfig ag = y.section("agents");
     Duration offlineAfter = ag.duration("offline_after", DEFAULT_OFFLINE_AFTER,
@@ -143,7 +152,7 @@ public record CollectorConfig(
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
         workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
-        accessTtl, offlineAfter, metricsEnabled, metrics);
+        accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics);
   }
 
   private static int port(YamlConfig y, int def) {
