@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  * Gets the agent its configuration. If {@code config/agent.yaml} exists it is loaded and nothing
  * else happens (no environment needed). Otherwise this is the first start: {@value
  * #ENV_SERVER_ADDR} and {@value #ENV_PROJECT_KEY} come from the environment, the agent registers
- * (hostname, OS, OS version; the stored uuid too if an earlier attempt got that far), and writes
+ * (hostname, OS, OS version, the agent secret it generates first into {@code state/agent_secret};
+ * the stored uuid too if an earlier attempt got that far), and writes
  * {@code state/agent_uuid}, {@code state/token} and, last, {@code config/agent.yaml} with
  * server_addr, project_key, batch_size and flush_interval from the collector's answer,
  * heartbeat_interval 30 and the enabled sources. The config file is written last because its
@@ -119,7 +120,8 @@ public final class FirstStart {
     }
 
     Optional<String> earlierUuid = state.readAgentUuid();
-    RegisterResponse r = register(server, projectKey, earlierUuid);
+    String secret = state.agentSecret(); // generated and saved before it is ever sent
+    RegisterResponse r = register(server, projectKey, earlierUuid, secret);
 
     AgentConfig config = configFrom(server, projectKey, r);
     state.writeAgentUuid(r.getAgentUuid());
@@ -130,10 +132,11 @@ public final class FirstStart {
     return new Result(config, true, r.getAccessToken());
   }
 
-  private RegisterResponse register(ServerAddress server, String projectKey, Optional<String> uuid) {
+  private RegisterResponse register(ServerAddress server, String projectKey, Optional<String> uuid,
+      String secret) {
     ManagedChannel channel = channels.apply(server);
     try {
-      return new Registrar(channel, host, deadline).register(projectKey, uuid);
+      return new Registrar(channel, host, deadline).register(projectKey, uuid, secret);
     } catch (StatusRuntimeException e) {
       Status s = e.getStatus();
       if (s.getCode() == Status.Code.UNAUTHENTICATED) {

@@ -107,6 +107,8 @@ class FirstStartTest {
     assertThat(req.getOs()).isEqualTo("Linux");
     assertThat(req.getOsVersion()).isEqualTo("6.1");
     assertThat(req.hasAgentUuid()).isFalse();
+    assertThat(req.getAgentSecret()).hasSize(43)
+        .isEqualTo(Files.readString(state.secretFile()).strip());
 
     AgentConfig c = AgentConfig.load(configFile);
     assertThat(c).isEqualTo(r.config());
@@ -123,7 +125,8 @@ class FirstStartTest {
     assertThat(Files.readString(state.agentUuidFile()).strip())
         .isEqualTo("11111111-2222-4333-8444-555555555555");
     assertThat(Files.readString(state.tokenFile()).strip()).isEqualTo("rlr_refresh-1");
-    for (Path f : List.of(configFile, state.agentUuidFile(), state.tokenFile())) {
+    for (Path f : List.of(configFile, state.agentUuidFile(), state.tokenFile(),
+        state.secretFile())) {
       assertThat(Files.getPosixFilePermissions(f)).as(f.toString())
           .isEqualTo(PosixFilePermissions.fromString("rw-------"));
     }
