@@ -251,9 +251,13 @@ public final class LogServiceImpl implements BindableService {
       return true;
     }
 
-    /** False (and the call closed) once the token that let the call in is no longer good. */
+    /**
+     * False (and the call closed) once the token that let the call in is no longer good. A call
+     * the client has half-closed is left to finish: every message it carried was checked when
+     * it arrived, and failing it now would only make the agent send lines again.
+     */
     synchronized boolean recheck() {
-      if (done) {
+      if (done || halfClosed) {
         return true;
       }
       InvalidTokenException.Reason why = tokenCheck.recheck(token);
