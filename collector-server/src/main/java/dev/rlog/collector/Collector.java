@@ -73,6 +73,7 @@ public final class Collector implements Service {
   private ProjectRegistry projects;
   private AgentRegistry agents;
   private AuthInterceptor authInterceptor;
+  private LogServiceImpl logService;
   private Server grpc;
   private HealthStatusManager health;
   private TcpIngestServer tcp;
@@ -81,6 +82,8 @@ public final class Collector implements Service {
   private CollectorMetrics metrics;
   private ExecutorService callbacks;
   private ScheduledExecutorService housekeeping;
+  /** Its own thread, so a slow agent-table write cannot stretch the recheck bound. */
+  private ScheduledExecutorService streamRecheck;
   private CompletableFuture<Void> shutdown;
 
   public Collector(CollectorConfig cfg, Clock clock) {
@@ -114,6 +117,9 @@ public final class Collector implements Service {
     agents = AgentRegistry.open(cfg.stateDir(), clock, issuer);
     authInterceptor = new AuthInterceptor(issuer, agents);
     callbacks = Executors.newSingleThreadExecutor(r -> new Thread(r, "rlog-grpc-callbacks"));
+    logService = new LogServiceImpl(queue, positions,
+        uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
+        grpcCounters, authInterceptor::recheck);
     health = new HealthStatusManager();
     NettyServerBuilder grpcBuilder =
         NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()));
@@ -126,9 +132,7 @@ public final class Collector implements Service {
         .permitKeepAliveWithoutCalls(true)
         .addService(ServerInterceptors.intercept(new AuthServiceImpl(projects, agents),
             authInterceptor))
-        .addService(ServerInterceptors.intercept(new LogServiceImpl(queue, positions,
-            uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
-            grpcCounters), authInterceptor))
+        .addService(ServerInterceptors.intercept(logService, authInterceptor))
         .addService(ServerInterceptors.intercept(new HeartbeatServiceImpl(agents, clock),
             authInterceptor))
         .addService(health.getHealthService())
@@ -154,7 +158,20 @@ public final class Collector implements Service {
     long flushMs = AgentRegistry.HEARTBEAT_FLUSH_INTERVAL.toMillis();
     housekeeping.scheduleWithFixedDelay(this::flushAgents, flushMs, flushMs,
         TimeUnit.MILLISECONDS);
+    long recheckMs = cfg.streamRecheckInterval().toMillis();
+    streamRecheck = Executors.newSingleThreadScheduledExecutor(
+        r -> new Thread(r, "rlog-stream-recheck"));
+    streamRecheck.scheduleWithFixedDelay(this::recheckStreams, recheckMs, recheckMs,
+        TimeUnit.MILLISECONDS);
     health.setStatus("", ServingStatus.SERVING);
+  }
+
+  private void recheckStreams() {
+    try {
+      logService.recheckOpenCalls();
+    } catch (RuntimeException e) {
+      log.warn("could not recheck the tokens of open streams: {}", e.toString());
+    }
   }
 
   private void flushAgents() {
@@ -284,6 +301,9 @@ public final class Collector implements Service {
       }
     });
     step(errors, "housekeeping", () -> {
+      if (streamRecheck != null) {
+        streamRecheck.shutdownNow();
+      }
       if (housekeeping != null) {
         housekeeping.shutdownNow();
       }

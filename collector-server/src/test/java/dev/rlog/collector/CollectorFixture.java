@@ -73,9 +73,22 @@ final class CollectorFixture implements AutoCloseable {
   }
 
   RegisterResponse register(ManagedChannel ch, String key, String host) {
+    return register(ch, key, host, null, null);
+  }
+
+  /** Register naming {@code uuid} and carrying {@code secret}, each left out when null. */
+  RegisterResponse register(ManagedChannel ch, String key, String host, String uuid,
+      String secret) {
+    RegisterRequest.Builder b = RegisterRequest.newBuilder().setProjectKey(key).setHostname(host)
+        .setOs("linux").setOsVersion("6.1");
+    if (uuid != null) {
+      b.setAgentUuid(uuid);
+    }
+    if (secret != null) {
+      b.setAgentSecret(secret);
+    }
     return AuthServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .register(RegisterRequest.newBuilder().setProjectKey(key).setHostname(host)
-            .setOs("linux").setOsVersion("6.1").build());
+        .register(b.build());
   }
 
   static <S extends AbstractStub<S>> S withToken(S stub, String accessToken) {

@@ -8,7 +8,6 @@ import dev.rlog.common.tls.PemException;
 import dev.rlog.common.tls.PemFiles;
 import dev.rlog.common.tls.TlsFiles;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -29,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * Gets the agent its configuration. If {@code config/agent.yaml} exists it is loaded and nothing
  * else happens (no environment needed). Otherwise this is the first start: {@value
  * #ENV_SERVER_ADDR} and {@value #ENV_PROJECT_KEY} come from the environment, the agent registers
- * (hostname, OS, OS version; the stored uuid too if an earlier attempt got that far), and writes
+ * (hostname, OS, OS version, the agent secret it generates first into {@code state/agent_secret};
+ * the stored uuid too if an earlier attempt got that far), and writes
  * {@code state/agent_uuid}, {@code state/token} and, last, {@code config/agent.yaml} with
  * server_addr, project_key, batch_size and flush_interval from the collector's answer,
  * heartbeat_interval 30 and the enabled sources. The config file is written last because its
@@ -148,7 +148,8 @@ public final class FirstStart {
     TlsFiles tls = tlsFromEnv(server);
 
     Optional<String> earlierUuid = state.readAgentUuid();
-    RegisterResponse r = register(server, tls, projectKey, earlierUuid);
+    String secret = state.agentSecret(); // generated and saved before it is ever sent
+    RegisterResponse r = register(server, tls, projectKey, earlierUuid, secret);
 
     AgentConfig config = configFrom(server, projectKey, r).withTls(tls);
     // Validate before any file is written (the TLS files are checked again as config).
@@ -208,10 +209,10 @@ public final class FirstStart {
   }
 
   private RegisterResponse register(ServerAddress server, TlsFiles tls, String projectKey,
-      Optional<String> uuid) throws IOException {
+      Optional<String> uuid, String secret) throws IOException {
     ManagedChannel channel = channels.open(server, tls);
     try {
-      return new Registrar(channel, host, deadline).register(projectKey, uuid);
+      return new Registrar(channel, host, deadline).register(projectKey, uuid, secret);
     } catch (StatusRuntimeException e) {
       Status s = e.getStatus();
       if (s.getCode() == Status.Code.UNAUTHENTICATED) {
@@ -252,7 +253,7 @@ public final class FirstStart {
     Duration flush =
         flushSec == 0 ? AgentConfig.DEFAULT_FLUSH_INTERVAL : Duration.ofSeconds(flushSec);
     List<AgentConfig.Source> sources = new ArrayList<>();
-    for (Source s : r.getSourcesList()) {
+    for (RegisterResponse.Source s : r.getSourcesList()) {
       if (s.getEnabled()) {
         sources.add(new AgentConfig.Source(s.getLabel(), s.getPath()));
       }

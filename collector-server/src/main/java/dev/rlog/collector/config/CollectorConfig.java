@@ -38,6 +38,7 @@ public record CollectorConfig(
     int dedupMaxInstances,
     Queue queue,
     Duration accessTokenTtl,
+    Duration streamRecheckInterval,
     Duration offlineAfter,
     boolean metricsEnabled,
     Listen metrics,
@@ -54,6 +55,12 @@ public record CollectorConfig(
   public static final long DEFAULT_QUEUE_BYTES = 32L << 20;
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
+  /**
+   * How often open Send streams have their access token checked again: a stream whose token
+   * expired or whose agent was revoked or re-registered is closed with UNAUTHENTICATED within
+   * this long (or at its next message, whichever comes first).
+   */
+  public static final Duration DEFAULT_STREAM_RECHECK_INTERVAL = Duration.ofSeconds(5);
   public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);
   /** Shorter would forget an instance while its agent may still be retrying a batch. */
   public static final Duration MIN_DEDUP_RETENTION = Duration.ofMinutes(1);
@@ -149,6 +156,8 @@ public record CollectorConfig(
     YamlConfig a = y.section("auth");
     Duration accessTtl = a.duration("access_token_ttl", DEFAULT_ACCESS_TOKEN_TTL,
         Duration.ofSeconds(1), Duration.ofDays(1));
+    Duration streamRecheck = a.duration("stream_recheck_interval",
+        DEFAULT_STREAM_RECHECK_INTERVAL, Duration.ofMillis(10), Duration.ofMinutes(5));
 
     YamlConfig ag = y.section("agents");
     Duration offlineAfter = ag.duration("offline_after", DEFAULT_OFFLINE_AFTER,
@@ -165,7 +174,7 @@ public record CollectorConfig(
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
         workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways, dedupRetention, dedupMaxInstances,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
-        accessTtl, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls);
+        accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls);
   }
 
   /**

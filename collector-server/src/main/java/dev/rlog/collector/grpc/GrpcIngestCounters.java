@@ -10,6 +10,7 @@ public final class GrpcIngestCounters {
   final LongAdder batches = new LongAdder();
   final LongAdder duplicatesSkipped = new LongAdder();
   final LongAdder callsFailed = new LongAdder();
+  final LongAdder streamsClosedUnauthenticated = new LongAdder();
   final AtomicLong pausedStreams = new AtomicLong();
 
   public long records() {
@@ -31,6 +32,11 @@ public final class GrpcIngestCounters {
 
   public long callsFailed() {
     return callsFailed.sum();
+  }
+
+  /** Send streams closed because their token expired or their agent was revoked meanwhile. */
+  public long streamsClosedUnauthenticated() {
+    return streamsClosedUnauthenticated.sum();
   }
 
   public long pausedStreams() {

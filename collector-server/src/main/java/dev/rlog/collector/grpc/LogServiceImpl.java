@@ -3,6 +3,8 @@ package dev.rlog.collector.grpc;
 import com.google.protobuf.Empty;
 import dev.rlog.collector.auth.AgentIdentity;
 import dev.rlog.collector.auth.AuthInterceptor;
+import dev.rlog.collector.auth.InvalidTokenException;
+import dev.rlog.collector.auth.VerifiedToken;
 import dev.rlog.collector.flow.Chunk;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.store.JsonLinesEncoder;
@@ -18,6 +20,8 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -42,8 +46,19 @@ import org.slf4j.LoggerFactory;
  * {@link LogBatchReader}: no message objects per line; each line is copied once, into its store
  * record. A malformed batch fails the call with {@code INVALID_ARGUMENT}; nothing of it is stored.
  *
+ * <p><b>Authorization lives as long as the stream.</b> The interceptor checks the access token
+ * when the call starts; a stream may outlive that token. So the token is checked again
+ * ({@link TokenCheck}) before each message is taken and by {@link #recheckOpenCalls()}, which
+ * the collector runs every {@code auth.stream_recheck_interval}: a stream whose token expired or
+ * whose agent was revoked or registered again is closed with {@code UNAUTHENTICATED} within that
+ * interval (or at its next message if sooner), and counted. Whatever it carried that is not
+ * acknowledged the agent sends again with its new token; lines with positions that were already
+ * stored are then skipped by the duplicate filter.
+ *
  * <p><b>Threading.</b> gRPC delivers one call's messages serially; queue callbacks (resume,
- * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once.
+ * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once;
+ * {@link #recheckOpenCalls()} runs on the caller's thread. A call's state is guarded by its own
+ * monitor. Bounds: one entry per open call in the set of open calls.
  */
 public final class LogServiceImpl implements BindableService {
   /**
@@ -56,7 +71,15 @@ public final class LogServiceImpl implements BindableService {
 
   private static final Logger log = LoggerFactory.getLogger(LogServiceImpl.class);
 
+  /** Says whether a token that let a call in is still good: null if so, else why not. */
+  @FunctionalInterface
+  public interface TokenCheck {
+    InvalidTokenException.Reason recheck(VerifiedToken token);
+  }
+
   private final IngestQueue queue;
+  private final TokenCheck tokenCheck;
+  private final Set<SendCall> open = ConcurrentHashMap.newKeySet();
   private final PositionFilter positions;
   private final Function<String, String> hostnameOfAgent;
   private final Clock clock;
@@ -65,8 +88,9 @@ public final class LogServiceImpl implements BindableService {
 
   public LogServiceImpl(
       IngestQueue queue, PositionFilter positions, Function<String, String> hostnameOfAgent,
-      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters) {
+      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters, TokenCheck tokenCheck) {
     this.queue = queue;
+    this.tokenCheck = tokenCheck;
     this.positions = positions;
     this.hostnameOfAgent = hostnameOfAgent;
     this.clock = clock;
@@ -88,21 +112,43 @@ public final class LogServiceImpl implements BindableService {
   StreamObserver<RawLogBatch> send(StreamObserver<Empty> responseObserver) {
     ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
-    if (id == null) {
+    VerifiedToken token = AuthInterceptor.TOKEN.get();
+    if (id == null || token == null) {
       // The interceptor guards this service; reaching here without identity is a wiring bug.
       call.onError(Status.UNAUTHENTICATED.withDescription("no identity").asRuntimeException());
       return new NoopObserver();
     }
     call.disableAutoRequest();
-    SendCall s = new SendCall(call, id);
+    SendCall s = new SendCall(call, id, token);
+    open.add(s);
     call.setOnCancelHandler(s::cancelled);
     call.request(1);
     return s;
   }
 
+  /**
+   * Checks the token of every open Send call again and closes those whose token is no longer
+   * good with {@code UNAUTHENTICATED}. Returns how many it closed.
+   */
+  public int recheckOpenCalls() {
+    int closed = 0;
+    for (SendCall s : open) {
+      if (!s.recheck()) {
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /** Send calls open now (tests, metrics). */
+  public int openCalls() {
+    return open.size();
+  }
+
   /** One Send call: state touched by gRPC's serial delivery and by callbacks, hence synchronized. */
   private final class SendCall implements StreamObserver<RawLogBatch> {
     private final ServerCallStreamObserver<Empty> call;
+    private final VerifiedToken token;
     private final String agent;
     private final byte[] agentFields;
     private final JsonLinesEncoder encoder = new JsonLinesEncoder(64 * 1024);
@@ -115,8 +161,9 @@ public final class LogServiceImpl implements BindableService {
     private boolean halfClosed;
     private boolean done;
 
-    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id) {
+    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id, VerifiedToken token) {
       this.call = call;
+      this.token = token;
       this.agent = id.agentUuid();
       String host = hostnameOfAgent.apply(agent);
       this.agentFields = JsonLinesEncoder.grpcAgentFields(
@@ -125,7 +172,7 @@ public final class LogServiceImpl implements BindableService {
 
     @Override
     public synchronized void onNext(RawLogBatch batch) {
-      if (done) {
+      if (done || !recheck()) {
         return;
       }
       counters.batches.increment();
@@ -211,6 +258,25 @@ public final class LogServiceImpl implements BindableService {
       return true;
     }
 
+    /**
+     * False (and the call closed) once the token that let the call in is no longer good. A call
+     * the client has half-closed is left to finish: every message it carried was checked when
+     * it arrived, and failing it now would only make the agent send lines again.
+     */
+    synchronized boolean recheck() {
+      if (done || halfClosed) {
+        return true;
+      }
+      InvalidTokenException.Reason why = tokenCheck.recheck(token);
+      if (why == null) {
+        return true;
+      }
+      log.info("closing Send stream of agent {}: {}", agent, why.description());
+      counters.streamsClosedUnauthenticated.increment();
+      fail(Status.UNAUTHENTICATED.withDescription(why.description()));
+      return false;
+    }
+
     private synchronized void retryHeld() {
       if (done || held == null) {
         return;
@@ -251,11 +317,16 @@ public final class LogServiceImpl implements BindableService {
     }
 
     synchronized void cancelled() {
+      dropHeld();
+      done = true;
+      open.remove(this);
+    }
+
+    private void dropHeld() {
       if (held != null) {
         held = null; // never acknowledged: the agent sends it again
         counters.pausedStreams.decrementAndGet();
       }
-      done = true;
     }
 
     @Override
@@ -283,6 +354,7 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       done = true;
+      open.remove(this);
       call.onNext(Empty.getDefaultInstance());
       call.onCompleted();
     }
@@ -292,6 +364,8 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       done = true;
+      open.remove(this);
+      dropHeld();
       counters.callsFailed.increment();
       call.onError(status.asRuntimeException());
     }

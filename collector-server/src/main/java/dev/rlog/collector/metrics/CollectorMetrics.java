@@ -98,6 +98,9 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_grpc_duplicates_skipped_total",
         "Lines at or below the committed position of their file instance (re-sends)",
         grpc::duplicatesSkipped);
+    counter("rlog_grpc_streams_closed_unauthenticated_total",
+        "Send streams closed because their access token expired or was revoked while open",
+        grpc::streamsClosedUnauthenticated);
     counter("rlog_grpc_calls_failed_total", "Send calls failed because the store could not take them",
         grpc::callsFailed);
     counter("rlog_store_records_total", "Records written to the store", store::recordsWritten);
@@ -121,6 +124,9 @@ public final class CollectorMetrics implements AutoCloseable {
         () -> writeRate(store.bytesWritten()));
     counter("rlog_auth_rejected_total", "Calls rejected for a missing, forged or expired token",
         auth::rejected);
+    counter("rlog_auth_identity_refusals_total",
+        "Registrations that named an agent uuid without its secret and got a fresh uuid",
+        agents::identityRefusals);
     gauge("rlog_agents_registered", "Agents known to the collector",
         () -> agents.snapshot().size());
     gauge("rlog_agents_online", "Agents with a recent heartbeat", () -> {
