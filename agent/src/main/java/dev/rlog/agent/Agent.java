@@ -8,6 +8,7 @@ import dev.rlog.agent.config.AgentConfig;
 import dev.rlog.agent.config.AgentState;
 import dev.rlog.agent.heartbeat.Heartbeat;
 import dev.rlog.agent.heartbeat.OshiSystemMetrics;
+import dev.rlog.agent.ship.CollectorChannels;
 import dev.rlog.agent.ship.GrpcLogTransport;
 import dev.rlog.agent.ship.Shipper;
 import dev.rlog.agent.ship.ShipperCounters;
@@ -20,7 +21,6 @@ import dev.rlog.common.time.Clock;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,8 +79,7 @@ public final class Agent implements Service {
 
   @Override
   public synchronized void start() throws IOException {
-    raw = NettyChannelBuilder.forAddress(config.serverAddr().host(), config.serverAddr().port())
-        .usePlaintext()
+    raw = CollectorChannels.builder(config.serverAddr(), config.tls())
         .keepAliveTime(30, TimeUnit.SECONDS)
         .maxInboundMessageSize(4 << 20)
         .build();

@@ -6,10 +6,10 @@ import dev.rlog.agent.config.AgentConfig;
 import dev.rlog.agent.config.AgentState;
 import dev.rlog.agent.config.FirstStart;
 import dev.rlog.agent.config.FirstStartException;
+import dev.rlog.agent.ship.CollectorChannels;
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.lifecycle.Service;
 import dev.rlog.common.time.Clock;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -36,7 +36,9 @@ import sun.misc.Signal;
     version = "rlog-agent 0.1.0",
     description = {
       "Tails log files and ships every line exactly once to an rlog collector.",
-      "First start: set SERVER_ADDR (host:port) and PROJECT_KEY; the agent registers and writes",
+      "First start: set SERVER_ADDR (host:port, or https://host:port for TLS; RLOG_TLS_CA,",
+      "RLOG_TLS_CERT, RLOG_TLS_KEY name the CA and a client certificate) and PROJECT_KEY;",
+      "the agent registers and writes",
       "config/agent.yaml and state/ (agent_uuid, token, positions). Later starts need neither.",
       "SIGTERM/Ctrl-C: stop reading, send what was read, commit what was acknowledged, exit 0.",
       "If a service thread fails the agent stops and exits 1, for the service manager to restart."
@@ -63,7 +65,7 @@ public final class AgentMain implements Callable<Integer> {
     FirstStart.Result first;
     try {
       first = new FirstStart(config, state, System.getenv(),
-          addr -> NettyChannelBuilder.forAddress(addr.host(), addr.port()).usePlaintext().build(),
+          (server, tls) -> CollectorChannels.builder(server, tls).build(),
           HostInfo.detect(), Registrar.DEFAULT_DEADLINE).run();
     } catch (ConfigException e) {
       System.err.println("rlog-agent: " + e.getMessage());

@@ -24,6 +24,7 @@ import dev.rlog.collector.store.WriteGate;
 import dev.rlog.collector.tcp.TcpIngestCounters;
 import dev.rlog.collector.tcp.TcpIngestOptions;
 import dev.rlog.collector.tcp.TcpIngestServer;
+import dev.rlog.collector.tls.ServerTls;
 import dev.rlog.common.lifecycle.Service;
 import dev.rlog.common.time.Clock;
 import io.grpc.Server;
@@ -74,6 +75,7 @@ public final class Collector implements Service {
   private ProjectRegistry projects;
   private AgentRegistry agents;
   private AuthInterceptor authInterceptor;
+  private LogServiceImpl logService;
   private Server grpc;
   private HealthStatusManager health;
   private TcpIngestServer tcp;
@@ -82,10 +84,11 @@ public final class Collector implements Service {
   private ByteBudget inflight;
   private ByteBudget expansion;
   private SmallCallGuard smallCalls;
-  private LogServiceImpl logService;
   private CollectorMetrics metrics;
   private ExecutorService callbacks;
   private ScheduledExecutorService housekeeping;
+  /** Its own thread, so a slow agent-table write cannot stretch the recheck bound. */
+  private ScheduledExecutorService streamRecheck;
   private CompletableFuture<Void> shutdown;
 
   public Collector(CollectorConfig cfg, Clock clock) {
@@ -103,8 +106,9 @@ public final class Collector implements Service {
   public synchronized void start() throws IOException, InterruptedException {
     Files.createDirectories(cfg.stateDir());
     store = SegmentStore.open(cfg.storeDir(), new StoreOptions(cfg.segmentBytes(),
-        cfg.fsyncAlways() ? FsyncPolicy.ALWAYS : FsyncPolicy.NEVER));
-    positions = new PositionFilter(store.committedPositions());
+        cfg.fsyncAlways() ? FsyncPolicy.ALWAYS : FsyncPolicy.NEVER, cfg.dedupRetention(),
+        cfg.dedupMaxInstances()), clock);
+    positions = new PositionFilter(store.positions());
     CollectorConfig.Queue q = cfg.queue();
     queue = new IngestQueue(q.capacityBytes(), q.capacityRecords(), q.highBytes(), q.lowBytes(),
         q.highRecords(), q.lowRecords());
@@ -123,13 +127,19 @@ public final class Collector implements Service {
     int maxMessage = (int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes());
     inflight = new ByteBudget(lim.maxInflightBytes(), callbacks);
     expansion = new ByteBudget(lim.maxBatchStoreBytes(), callbacks);
-    smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes(), clock);
     logService = new LogServiceImpl(queue, positions,
         uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
-        grpcCounters, new LogServiceImpl.SendBounds(inflight, expansion, maxMessage));
+        grpcCounters, authInterceptor::recheck,
+        new LogServiceImpl.SendBounds(inflight, expansion, maxMessage));
+    smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes(), clock);
     SmallCallGuard.Limit authCalls = new SmallCallGuard.Limit("grpc.max_auth_calls",
         lim.maxAuthCalls());
-    grpc = NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()))
+    NettyServerBuilder grpcBuilder =
+        NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()));
+    if (cfg.grpcTls() != null) {
+      grpcBuilder.sslContext(ServerTls.forGrpc(cfg.grpcTls()));
+    }
+    grpc = grpcBuilder
         .maxInboundMessageSize(maxMessage)
         // A fixed window (no BDP auto-tuning): a stream that is not reading holds at most this
         // much unread, and a connection too, since the connection window is the same size.
@@ -151,7 +161,7 @@ public final class Collector implements Service {
               : Runtime.getRuntime().availableProcessors(), cfg.maxReadBytes(), true,
           cfg.tcpBounds().partialBytesBudget(), cfg.tcpBounds().partialTimeout(),
           cfg.tcpBounds().maxConnections(), cfg.tcpBounds().allow()), queue, clock,
-          tcpCounters);
+          tcpCounters, cfg.tcpTls() == null ? null : ServerTls.forTcp(cfg.tcpTls()));
       tcp.start();
     }
     if (cfg.metricsEnabled()) {
@@ -166,6 +176,11 @@ public final class Collector implements Service {
         TimeUnit.MILLISECONDS);
     Duration idle = lim.receiveIdleTimeout();
     housekeeping.scheduleWithFixedDelay(() -> closeIdleReceivers(idle), 1, 1, TimeUnit.SECONDS);
+    long recheckMs = cfg.streamRecheckInterval().toMillis();
+    streamRecheck = Executors.newSingleThreadScheduledExecutor(
+        r -> new Thread(r, "rlog-stream-recheck"));
+    streamRecheck.scheduleWithFixedDelay(this::recheckStreams, recheckMs, recheckMs,
+        TimeUnit.MILLISECONDS);
     health.setStatus("", ServingStatus.SERVING);
   }
 
@@ -175,6 +190,14 @@ public final class Collector implements Service {
       smallCalls.closeIdleReceivers(timeout);
     } catch (RuntimeException e) {
       log.warn("closing idle gRPC receivers failed", e);
+    }
+  }
+
+  private void recheckStreams() {
+    try {
+      logService.recheckOpenCalls();
+    } catch (RuntimeException e) {
+      log.warn("could not recheck the tokens of open streams: {}", e.toString());
     }
   }
 
@@ -305,6 +328,9 @@ public final class Collector implements Service {
       }
     });
     step(errors, "housekeeping", () -> {
+      if (streamRecheck != null) {
+        streamRecheck.shutdownNow();
+      }
       if (housekeeping != null) {
         housekeeping.shutdownNow();
       }

@@ -40,7 +40,8 @@ import sun.misc.Signal;
       "Runs the rlog collector: gRPC services for agents, raw TCP ingest, one rotating store.",
       "Stop it with SIGTERM or Ctrl-C: it stops accepting, stores everything it received, exits 0."
     },
-    subcommands = {CollectorMain.ProjectCommand.class, CollectorMain.AgentsCommand.class})
+    subcommands = {CollectorMain.ProjectCommand.class, CollectorMain.AgentsCommand.class,
+        CollectorMain.TlsCommand.class})
 public final class CollectorMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(CollectorMain.class);
   static final Duration SHUTDOWN_BOUND = Duration.ofSeconds(90);
@@ -75,9 +76,10 @@ public final class CollectorMain implements Callable<Integer> {
       collector.shutdown().get(SHUTDOWN_BOUND.toSeconds(), TimeUnit.SECONDS);
       return 1;
     }
-    log.info("collector ready: grpc {}:{}, tcp {}, store {}, metrics {}", cfg.grpc().host(),
-        collector.grpcPort(), cfg.tcpEnabled() ? cfg.tcp().host() + ":" + collector.tcpPort()
-            : "disabled", cfg.storeDir().toAbsolutePath(),
+    log.info("collector ready: grpc {}:{} ({}), tcp {}, store {}, metrics {}", cfg.grpc().host(),
+        collector.grpcPort(), tlsMode(cfg.grpcTls()), cfg.tcpEnabled() ? cfg.tcp().host() + ":"
+            + collector.tcpPort() + " (" + tlsMode(cfg.tcpTls()) + ")" : "disabled",
+        cfg.storeDir().toAbsolutePath(),
         cfg.metricsEnabled() ? cfg.metrics().host() + ":" + collector.metricsPort() : "disabled");
     if (readyFile != null) {
       String json = String.format("{\"grpc_port\":%d,\"tcp_port\":%d,\"metrics_port\":%d,"
@@ -90,6 +92,15 @@ public final class CollectorMain implements Callable<Integer> {
     collector.shutdown().get(SHUTDOWN_BOUND.toSeconds(), TimeUnit.SECONDS);
     log.info("stopped");
     return failure;
+  }
+
+  /** How a listener is secured, for the ready line; names the certificate file, not the key. */
+  static String tlsMode(dev.rlog.common.tls.TlsFiles tls) {
+    if (tls == null) {
+      return "plaintext";
+    }
+    return "TLS, certificate " + tls.cert() + (tls.ca() == null ? ""
+        : ", client certificates required (CA " + tls.ca() + ")");
   }
 
   CollectorConfig loadConfig(boolean allowMissing) {
@@ -238,12 +249,107 @@ public final class CollectorMain implements Callable<Integer> {
     }
   }
 
+  /** {@code tls init|client}: certificates for a first TLS setup. */
+  @Command(
+      name = "tls",
+      mixinStandardHelpOptions = true,
+      description = "Creates a private CA and the certificates for TLS (see README, TLS).",
+      subcommands = {TlsCommand.Init.class, TlsCommand.Client.class})
+  static final class TlsCommand {
+    @ParentCommand CollectorMain main;
+
+    @Command(
+        name = "init",
+        mixinStandardHelpOptions = true,
+        description = {
+          "Creates a CA (ca.pem, ca-key.pem) and a server certificate (server.pem,"
+              + " server-key.pem) for the given host names and IP addresses, and with --client"
+              + " a client certificate per name for mutual TLS (client-NAME.pem,"
+              + " client-NAME-key.pem). Keys are written with mode 0600. Refuses to replace"
+              + " existing files unless --force.",
+          "Then set grpc.tls (and tcp.tls) in collector.yaml; give agents ca.pem."
+        })
+    static final class Init implements Callable<Integer> {
+      @ParentCommand TlsCommand parent;
+
+      @Option(names = "--dir", defaultValue = "config/tls",
+          description = "where to write the files (default: ${DEFAULT-VALUE})")
+      Path dir;
+
+      @Option(names = "--host", required = true, split = ",",
+          description = "names and IP addresses agents use to reach the collector, comma"
+              + " separated (e.g. collector.example.com,10.0.0.5)")
+      List<String> hosts;
+
+      @Option(names = "--client", split = ",",
+          description = "also a client certificate for each of these names (mutual TLS)")
+      List<String> clients = new ArrayList<>();
+
+      @Option(names = "--days", defaultValue = "825",
+          description = "validity of the server and client certificates (default: ${DEFAULT-VALUE};"
+              + " the CA: 3650)")
+      long days;
+
+      @Option(names = "--force", description = "replace existing files")
+      boolean force;
+
+      @Override
+      public Integer call() throws Exception {
+        List<Path> written = dev.rlog.collector.tls.TlsInit.init(dir, hosts, clients, force,
+            Instant.now(), Duration.ofDays(days));
+        PrintWriter out = parent.main.spec.commandLine().getOut();
+        for (Path p : written) {
+          out.println(p);
+        }
+        out.flush();
+        parent.main.spec.commandLine().getErr().println("CA, server"
+            + (clients.isEmpty() ? "" : " and client") + " certificates written to " + dir
+            + "; keep " + dir.resolve(dev.rlog.collector.tls.TlsInit.CA_KEY)
+            + " private (it can issue certificates)");
+        return 0;
+      }
+    }
+
+    @Command(name = "client", mixinStandardHelpOptions = true,
+        description = "Issues one more client certificate with the CA that 'tls init' created.")
+    static final class Client implements Callable<Integer> {
+      @ParentCommand TlsCommand parent;
+
+      @Parameters(index = "0", description = "client name (letters, digits, . _ -)")
+      String name;
+
+      @Option(names = "--dir", defaultValue = "config/tls",
+          description = "the directory of ca.pem and ca-key.pem (default: ${DEFAULT-VALUE})")
+      Path dir;
+
+      @Option(names = "--days", defaultValue = "825",
+          description = "validity (default: ${DEFAULT-VALUE})")
+      long days;
+
+      @Option(names = "--force", description = "replace existing files")
+      boolean force;
+
+      @Override
+      public Integer call() throws Exception {
+        List<Path> written = dev.rlog.collector.tls.TlsInit.issueClient(dir, name, force,
+            Instant.now(), Duration.ofDays(days));
+        PrintWriter out = parent.main.spec.commandLine().getOut();
+        for (Path p : written) {
+          out.println(p);
+        }
+        out.flush();
+        return 0;
+      }
+    }
+  }
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
     CommandLine cl = new CommandLine(new CollectorMain());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      if (ex instanceof ConfigException || ex instanceof IllegalArgumentException) {
+      if (ex instanceof ConfigException || ex instanceof IllegalArgumentException
+          || ex instanceof java.nio.file.FileAlreadyExistsException) {
         cmd.getErr().println("rlog-collector: " + ex.getMessage());
         return 2;
       }

@@ -40,7 +40,7 @@ final class CollectorFixture implements AutoCloseable {
     this.dir = dir;
     String yaml = String.join("\n",
         "state_dir: " + dir.resolve("state"),
-        "grpc: {host: 127.0.0.1, port: 0}",
+        extraYaml.contains("grpc:") ? "" : "grpc: {host: 127.0.0.1, port: 0}",
         extraYaml.contains("tcp:") ? "" : "tcp: {host: 127.0.0.1, port: 0}",
         "metrics: {enabled: false}",
         extraYaml.contains("store:") ? "" : "store: {dir: " + dir.resolve("data") + "}",
@@ -61,14 +61,34 @@ final class CollectorFixture implements AutoCloseable {
     return ch;
   }
 
+  /** A channel this fixture closes: {@code builder} is for this collector's gRPC port. */
+  ManagedChannel channel(NettyChannelBuilder builder) {
+    ManagedChannel ch = builder.build();
+    channels.add(ch);
+    return ch;
+  }
+
   String createProject(String id) throws IOException {
     return collector.projects().create(id);
   }
 
   RegisterResponse register(ManagedChannel ch, String key, String host) {
+    return register(ch, key, host, null, null);
+  }
+
+  /** Register naming {@code uuid} and carrying {@code secret}, each left out when null. */
+  RegisterResponse register(ManagedChannel ch, String key, String host, String uuid,
+      String secret) {
+    RegisterRequest.Builder b = RegisterRequest.newBuilder().setProjectKey(key).setHostname(host)
+        .setOs("linux").setOsVersion("6.1");
+    if (uuid != null) {
+      b.setAgentUuid(uuid);
+    }
+    if (secret != null) {
+      b.setAgentSecret(secret);
+    }
     return AuthServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .register(RegisterRequest.newBuilder().setProjectKey(key).setHostname(host)
-            .setOs("linux").setOsVersion("6.1").build());
+        .register(b.build());
   }
 
   static <S extends AbstractStub<S>> S withToken(S stub, String accessToken) {

@@ -150,6 +150,23 @@ class GrpcIngestIntegrationTest {
   }
 
   @Test
+  void aFileInstanceIdLongerThanTheCapIsRefusedAndNotStored() throws Exception {
+    try (CollectorFixture c = CollectorFixture.start(dir)) {
+      ManagedChannel ch = c.channel();
+      RegisterResponse reg = c.register(ch, c.createProject("web"), "h");
+      var stub = CollectorFixture.withToken(LogServiceGrpc.newStub(ch), reg.getAccessToken());
+      String longest = "f".repeat(dev.rlog.collector.grpc.PositionFilter.MAX_FILE_INSTANCE_BYTES);
+      send(stub, batch(longest, 0, "fits")).get(30, TimeUnit.SECONDS);
+
+      Status s = statusOf(send(stub, batch(longest + "f", 0, "too long")));
+
+      assertThat(s.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(s.getDescription()).contains("file_instance");
+      assertThat(lines(c.records())).containsExactly("fits");
+    }
+  }
+
+  @Test
   void duplicateFilterSurvivesACollectorRestart() throws Exception {
     LogBatch b = batch("f1", 0, "a", "b");
     String token;

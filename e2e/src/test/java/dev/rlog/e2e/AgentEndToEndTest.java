@@ -4,6 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.Empty;
+import dev.rlog.proto.auth.AuthServiceGrpc;
+import dev.rlog.proto.auth.RegisterRequest;
+import dev.rlog.proto.auth.RegisterResponse;
+import dev.rlog.proto.log.Log;
+import dev.rlog.proto.log.LogBatch;
+import dev.rlog.proto.log.LogServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +25,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -141,7 +154,7 @@ class AgentEndToEndTest {
       assertExactlyOnceInOrder("app", 5000);
       assertExactlyOnceInOrder("web", 3000);
 
-      for (String secret : List.of("config/agent.yaml", "state/token")) {
+      for (String secret : List.of("config/agent.yaml", "state/token", "state/agent_secret")) {
         assertThat(PosixFilePermissions.toString(
             Files.getPosixFilePermissions(agentDir.resolve(secret)))).as(secret)
             .isEqualTo("rw-------");
@@ -150,7 +163,8 @@ class AgentEndToEndTest {
           .contains("server_addr: 127.0.0.1:" + grpcPort).contains("label: web");
       assertThat(Files.readString(agentDir.resolve("state/agent_uuid")).trim())
           .isEqualTo(stored("app").get(0).get("agent").asText());
-      assertThat(agent.output()).doesNotContain(projectKey);
+      assertThat(agent.output()).doesNotContain(projectKey)
+          .doesNotContain(Files.readString(agentDir.resolve("state/agent_secret")).strip());
 
       // SIGTERM: exits 0; a restart needs no environment and sends nothing twice
       assertThat(agent.stop(WAIT)).isZero();
@@ -251,6 +265,64 @@ class AgentEndToEndTest {
       }
       assertExactlyOnceInOrder("app", app.written());
       assertThat(collector.metric("rlog_auth_rejected_total")).isPositive();
+    }
+  }
+
+  @Test
+  void theProjectKeyAndTheAgentsUuidCannotTakeItOverNorSuppressItsLines() throws Exception {
+    startCollector("");
+    createProject("app=" + logs.resolve("app.log"));
+    startAgent();
+    try (LogFileWriter app = new LogFileWriter(logs.resolve("app.log"), "app", 100)) {
+      app.write(100);
+      awaitStored("app", 100);
+      String uuid = Files.readString(agentDir.resolve("state/agent_uuid")).strip();
+      String fid = stored("app").get(0).get("fid").asText();
+
+      // A thief holding the project key names the agent's uuid (it cannot know its secret) ...
+      ManagedChannel ch = GrpcLoad.channel(grpcPort);
+      try {
+        RegisterResponse thief = AuthServiceGrpc.newBlockingStub(ch)
+            .withDeadlineAfter(30, TimeUnit.SECONDS)
+            .register(RegisterRequest.newBuilder().setProjectKey(projectKey).setHostname("thief")
+                .setOs("linux").setOsVersion("x").setAgentUuid(uuid).build());
+        assertThat(thief.getAgentUuid()).isNotEqualTo(uuid);
+        // ... and sends a line of the agent's file instance with a huge offset, under its own uuid.
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+            "Bearer " + thief.getAccessToken());
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        StreamObserver<LogBatch> req = LogServiceGrpc.newStub(ch)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+            .withDeadlineAfter(30, TimeUnit.SECONDS)
+            .send(new StreamObserver<Empty>() {
+              @Override
+              public void onNext(Empty value) {}
+
+              @Override
+              public void onError(Throwable t) {
+                done.completeExceptionally(t);
+              }
+
+              @Override
+              public void onCompleted() {
+                done.complete(null);
+              }
+            });
+        req.onNext(LogBatch.newBuilder().addLogs(Log.newBuilder().setLabel("thief")
+            .setLine("evil").setFileInstance(fid).setOffset(1L << 60)).build());
+        req.onCompleted();
+        done.get(30, TimeUnit.SECONDS);
+      } finally {
+        ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+      assertThat(collector.metric("rlog_auth_identity_refusals_total")).isEqualTo(1);
+
+      app.write(200);
+      awaitStored("app", 300);
+      assertExactlyOnceInOrder("app", 300);
+      assertThat(stored("app")).allSatisfy(r -> assertThat(r.get("agent").asText()).isEqualTo(uuid));
+      assertThat(Files.readString(agentDir.resolve("state/agent_uuid")).strip()).isEqualTo(uuid);
     }
   }
 

@@ -10,13 +10,16 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One {@code AuthService/Register} call: project key plus this host's description, and the
- * stored agent uuid when there is one (the collector then keeps that uuid). Every call has a
+ * One {@code AuthService/Register} call: project key plus this host's description, the agent
+ * secret ({@code agent_secret}, which proves the uuid is ours) and the stored agent uuid when
+ * there is one (the collector keeps that uuid only if the secret is the one it was registered
+ * with; otherwise it answers with a new uuid). Every call has a
  * deadline. A response that is not a usable registration becomes a {@link
  * io.grpc.StatusRuntimeException}: {@code success=false} is {@code UNAUTHENTICATED} (the original
  * protocol's refusal), missing tokens or uuid are {@code INTERNAL}.
  *
- * <p>Stateless and thread-safe; the request carries the project key, so it is never logged.
+ * <p>Stateless and thread-safe; the request carries the project key and the secret, so it is never
+ * logged.
  */
 public final class Registrar {
   public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(10);
@@ -45,9 +48,14 @@ public final class Registrar {
    * @throws io.grpc.StatusRuntimeException {@code UNAUTHENTICATED} for a refused project key,
    *     {@code UNAVAILABLE}/{@code DEADLINE_EXCEEDED} when the collector cannot be reached in time
    */
-  public RegisterResponse register(String projectKey, Optional<String> agentUuid) {
+  public RegisterResponse register(String projectKey, Optional<String> agentUuid,
+      String agentSecret) {
+    if (agentSecret == null || agentSecret.isEmpty()) {
+      throw new IllegalArgumentException("agentSecret is required");
+    }
     RegisterRequest.Builder req = RegisterRequest.newBuilder()
         .setProjectKey(projectKey)
+        .setAgentSecret(agentSecret)
         .setHostname(host.hostname())
         .setOs(host.os())
         .setOsVersion(host.osVersion());

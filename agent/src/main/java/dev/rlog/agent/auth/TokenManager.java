@@ -24,8 +24,10 @@ import org.slf4j.LoggerFactory;
  * Holds the agent's tokens: the access token in memory only, the refresh token in memory and in
  * {@code state/token}. Renews the access token when the collector refuses it: {@code Refresh}
  * with the refresh token; if that is refused ({@code UNAUTHENTICATED}, {@code INVALID_ARGUMENT},
- * or no stored token), {@code Register} again with the project key and the stored agent uuid, so
- * the collector keeps the agent's identity (and with it the positions it deduplicates by).
+ * or no stored token), {@code Register} again with the project key, the stored agent uuid and the
+ * agent secret, so the collector keeps the agent's identity (and with it the positions it
+ * deduplicates by). Should the collector answer with another uuid (it did not know ours, or ours
+ * was registered with another secret), that uuid is saved and used from then on.
  *
  * <p><b>Single flight.</b> The collector rotates refresh tokens on every refresh and revokes the
  * agent when a replaced one is presented again, so two concurrent refreshes with the same token
@@ -61,6 +63,7 @@ public final class TokenManager implements AccessTokens {
   private final Registrar registrar;
   private final AgentState state;
   private final String projectKey;
+  private final String agentSecret;
   private final Clock clock;
   private final Duration deadline;
 
@@ -77,12 +80,14 @@ public final class TokenManager implements AccessTokens {
   private final AtomicLong registrations = new AtomicLong();
   private final AtomicLong failedRenewals = new AtomicLong();
 
-  private TokenManager(Channel channel, AgentState state, String projectKey, HostInfo host,
-      Clock clock, Duration deadline, String initialAccessToken, String refresh, String agentUuid) {
+  private TokenManager(Channel channel, AgentState state, String projectKey, String agentSecret,
+      HostInfo host, Clock clock, Duration deadline, String initialAccessToken, String refresh,
+      String agentUuid) {
     this.channel = channel;
     this.registrar = new Registrar(channel, host, deadline);
     this.state = state;
     this.projectKey = projectKey;
+    this.agentSecret = agentSecret;
     this.clock = clock;
     this.deadline = deadline;
     this.access = initialAccessToken;
@@ -95,15 +100,17 @@ public final class TokenManager implements AccessTokens {
   }
 
   /**
-   * Reads {@code state/agent_uuid} and {@code state/token}. A missing or unreadable token file
-   * only means the first renewal registers again; an unreadable uuid file is an error, since
-   * registering without it would give the agent a new identity.
+   * Reads {@code state/agent_uuid}, {@code state/agent_secret} (generating it if absent, as after
+   * an upgrade from a version without one) and {@code state/token}. A missing or unreadable token
+   * file only means the first renewal registers again; an unreadable uuid or secret file is an
+   * error, since registering without it would give the agent a new identity.
    *
    * @param channel the collector's channel (may carry {@link BearerTokenInterceptor}; Register and
    *     Refresh are exempt from it)
    * @param initialAccessToken the access token just obtained by {@code FirstStart}, or null
    * @param deadline per-call deadline, {@link #DEFAULT_DEADLINE} unless there is a reason
-   * @throws IOException if {@code state/agent_uuid} exists but cannot be read or is invalid
+   * @throws IOException if {@code state/agent_uuid} or {@code state/agent_secret} exists but
+   *     cannot be read or is invalid, or a new secret cannot be saved
    */
   public static TokenManager open(Channel channel, AgentState state, String projectKey,
       HostInfo host, Clock clock, Duration deadline, String initialAccessToken) throws IOException {
@@ -116,6 +123,7 @@ public final class TokenManager implements AccessTokens {
       throw new IllegalArgumentException("projectKey is required");
     }
     String uuid = state.readAgentUuid().orElse(null);
+    String secret = state.agentSecret();
     String refresh;
     try {
       refresh = state.readRefreshToken().orElse(null);
@@ -128,7 +136,7 @@ public final class TokenManager implements AccessTokens {
       log.warn("no refresh token in {}; the first renewal registers this agent again",
           state.tokenFile());
     }
-    return new TokenManager(channel, state, projectKey, host, clock, deadline,
+    return new TokenManager(channel, state, projectKey, secret, host, clock, deadline,
         initialAccessToken, refresh, uuid);
   }
 
@@ -248,7 +256,7 @@ public final class TokenManager implements AccessTokens {
             code);
       }
     }
-    RegisterResponse r = registrar.register(projectKey, Optional.ofNullable(uuid));
+    RegisterResponse r = registrar.register(projectKey, Optional.ofNullable(uuid), agentSecret);
     if (!r.getAgentUuid().equals(uuid)) {
       // The collector did not know the stored uuid (or there was none). Written before the
       // token so that a crash in between never pairs the new token with the old identity.

@@ -4,6 +4,8 @@ import dev.rlog.agent.tail.TailConfig;
 
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
+import dev.rlog.common.tls.PemFiles;
+import dev.rlog.common.tls.TlsFiles;
 import java.nio.file.FileSystems;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +21,8 @@ import java.util.Set;
  * constants below. Immutable; {@link #toString()} never shows the project key.
  *
  * <pre>
- * server_addr: collector.example.com:50051   # required, host:port
+ * server_addr: https://collector.example.com:50051   # required: host:port or http://host:port
+ *                                            # (plaintext), https://host:port (TLS)
  * project_key: ...                           # required, secret (the file is mode 0600)
  * batch_size: 1000                           # lines per batch
  * batch_max_bytes: 4MiB                      # encoded bytes per batch
@@ -30,7 +33,14 @@ import java.util.Set;
  * metrics: {enabled: false, host: 127.0.0.1, port: 9465}
  * sources:
  *   - {label: app, path: /var/log/app/*.log}  # path may be a glob
+ * tls:                                       # only with https://; all optional
+ *   ca: /etc/rlog/ca.pem                     # trust this CA (default: the system CAs)
+ *   cert: /etc/rlog/client.pem               # client certificate, for mutual TLS
+ *   key: /etc/rlog/client-key.pem            # its private key (PKCS#8 PEM), with cert
  * </pre>
+ *
+ * <p>{@code tls} is null when the section is absent; the files it names are read and checked at
+ * load (PEM, the key matching the certificate).
  */
 public record AgentConfig(
     Path file,
@@ -44,7 +54,8 @@ public record AgentConfig(
     int maxOpenFiles,
     StartAt startAt,
     Metrics metrics,
-    List<Source> sources) {
+    List<Source> sources,
+    TlsFiles tls) {
 
   public static final Path DEFAULT_FILE = Path.of("config", "agent.yaml");
 
@@ -99,6 +110,23 @@ public record AgentConfig(
 
   public AgentConfig {
     sources = List.copyOf(sources);
+    if (tls != null && !serverAddr.tls()) {
+      throw new IllegalArgumentException("TLS files need an https:// server address");
+    }
+  }
+
+  /** Without TLS files: plaintext, or TLS trusting the system CAs for an https:// address. */
+  public AgentConfig(Path file, ServerAddress serverAddr, String projectKey, int batchSize,
+      long batchMaxBytes, Duration flushInterval, Duration heartbeatInterval, int maxLineBytes,
+      int maxOpenFiles, StartAt startAt, Metrics metrics, List<Source> sources) {
+    this(file, serverAddr, projectKey, batchSize, batchMaxBytes, flushInterval, heartbeatInterval,
+        maxLineBytes, maxOpenFiles, startAt, metrics, sources, null);
+  }
+
+  /** This config with {@code tls} (null for none). */
+  public AgentConfig withTls(TlsFiles tls) {
+    return new AgentConfig(file, serverAddr, projectKey, batchSize, batchMaxBytes, flushInterval,
+        heartbeatInterval, maxLineBytes, maxOpenFiles, startAt, metrics, sources, tls);
   }
 
   /** Loads and validates {@code file}; a missing file is an error naming it. */
@@ -173,6 +201,8 @@ public record AgentConfig(
       sources.add(new Source(label, path));
     }
 
+    TlsFiles tls = tls(y, server);
+
     y.rejectUnknownKeys();
     // A line that can never fit in a batch would have to be sent in an oversized one.
     if (maxLine > batchMaxBytes) {
@@ -180,7 +210,27 @@ public record AgentConfig(
           "must not exceed batch_max_bytes (" + batchMaxBytes + "), got " + maxLine);
     }
     return new AgentConfig(y.file(), server, projectKey, batchSize, batchMaxBytes, flush,
-        heartbeat, maxLine, maxOpenFiles, startAt, metrics, sources);
+        heartbeat, maxLine, maxOpenFiles, startAt, metrics, sources, tls);
+  }
+
+  /** {@code tls: {ca, cert, key}}; only meaningful, so only allowed, with an https:// address. */
+  private static TlsFiles tls(YamlConfig y, ServerAddress server) {
+    boolean present = y.has("tls");
+    YamlConfig t = y.section("tls");
+    if (!present) {
+      if (y.isWritten("tls")) {
+        // "tls:" with everything below commented out must not quietly mean plaintext
+        throw y.error("tls", "is empty: give its files, or remove the key for plaintext");
+      }
+      return null;
+    }
+    if (!server.tls()) {
+      throw y.error("tls", "is set but server_addr '" + server + "' is plaintext; write it as"
+          + " https://" + server.authority());
+    }
+    TlsFiles own = PemFiles.certificateAndKeyAt(t, "cert", "key");
+    Path ca = PemFiles.certificatesAt(t, "ca");
+    return new TlsFiles(own == null ? null : own.cert(), own == null ? null : own.key(), ca);
   }
 
   /** Never shows the project key: configs end up in logs and exception messages. */
@@ -190,7 +240,7 @@ public record AgentConfig(
         + ", batchSize=" + batchSize + ", batchMaxBytes=" + batchMaxBytes
         + ", flushInterval=" + flushInterval + ", heartbeatInterval=" + heartbeatInterval
         + ", maxLineBytes=" + maxLineBytes + ", maxOpenFiles=" + maxOpenFiles + ", startAt=" + startAt + ", metrics=" + metrics
-        + ", sources=" + sources + "]";
+        + ", sources=" + sources + ", tls=" + tls + "]";
   }
 
   /**

@@ -16,7 +16,8 @@ import org.yaml.snakeyaml.Yaml;
 /**
  * Renders an {@link AgentConfig} as {@code agent.yaml} and writes it atomically with mode 0600
  * (the file holds the project key). The keys the first start is required to write (server_addr,
- * project_key, batch_size, flush_interval, heartbeat_interval, sources) are always present; the
+ * project_key, batch_size, flush_interval, heartbeat_interval, sources) are always present, tls
+ * when the agent was given TLS files; the
  * others only when they differ from their defaults, so a later release's better default still
  * reaches an agent that never chose one. The header comment lists every optional key.
  *
@@ -62,6 +63,17 @@ public final class AgentConfigWriter {
       sources.add(m);
     }
     root.put("sources", sources);
+    if (c.tls() != null) {
+      Map<String, Object> t = new LinkedHashMap<>();
+      if (c.tls().ca() != null) {
+        t.put("ca", c.tls().ca().toString());
+      }
+      if (c.tls().hasCertificate()) {
+        t.put("cert", c.tls().cert().toString());
+        t.put("key", c.tls().key().toString());
+      }
+      root.put("tls", t);
+    }
 
     DumperOptions opts = new DumperOptions();
     opts.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
@@ -97,7 +109,9 @@ public final class AgentConfigWriter {
         + "#   start_at: " + AgentConfig.DEFAULT_START_AT.yamlName()
         + "        # or end, for files seen for the first time\n"
         + "#   metrics: {enabled: " + AgentConfig.DEFAULT_METRICS_ENABLED + ", host: "
-        + AgentConfig.DEFAULT_METRICS_HOST + ", port: " + AgentConfig.DEFAULT_METRICS_PORT + "}\n";
+        + AgentConfig.DEFAULT_METRICS_HOST + ", port: " + AgentConfig.DEFAULT_METRICS_PORT + "}\n"
+        + "#   tls: {ca: CA.pem, cert: CLIENT.pem, key: CLIENT-KEY.pem}"
+        + "   # https:// only; no ca: the system CAs\n";
   }
 
   /** Whole seconds as a plain number (the documented unit), anything finer in milliseconds. */

@@ -4,8 +4,10 @@ import dev.rlog.agent.auth.HostInfo;
 import dev.rlog.agent.auth.Registrar;
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
+import dev.rlog.common.tls.PemException;
+import dev.rlog.common.tls.PemFiles;
+import dev.rlog.common.tls.TlsFiles;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -26,12 +28,19 @@ import org.slf4j.LoggerFactory;
  * Gets the agent its configuration. If {@code config/agent.yaml} exists it is loaded and nothing
  * else happens (no environment needed). Otherwise this is the first start: {@value
  * #ENV_SERVER_ADDR} and {@value #ENV_PROJECT_KEY} come from the environment, the agent registers
- * (hostname, OS, OS version; the stored uuid too if an earlier attempt got that far), and writes
+ * (hostname, OS, OS version, the agent secret it generates first into {@code state/agent_secret};
+ * the stored uuid too if an earlier attempt got that far), and writes
  * {@code state/agent_uuid}, {@code state/token} and, last, {@code config/agent.yaml} with
  * server_addr, project_key, batch_size and flush_interval from the collector's answer,
  * heartbeat_interval 30 and the enabled sources. The config file is written last because its
  * existence is what marks the agent as registered: a crash before it means the next start
  * registers again, reusing the uuid already saved.
+ *
+ * <p>TLS: {@value #ENV_SERVER_ADDR} {@code https://host:port} registers over TLS, trusting
+ * {@value #ENV_TLS_CA} if set (the system CAs otherwise) and presenting {@value #ENV_TLS_CERT} and
+ * {@value #ENV_TLS_KEY} if set (mutual TLS). The files are checked before dialling and written to
+ * {@code agent.yaml} ({@code tls:}) as absolute paths; setting them with a plaintext address is
+ * an error, not a silent downgrade.
  *
  * <p>Errors: a missing variable, a refused project key or an unreachable collector is a {@link
  * FirstStartException}; a bad existing file a {@link ConfigException} naming the file and key.
@@ -40,6 +49,9 @@ import org.slf4j.LoggerFactory;
 public final class FirstStart {
   public static final String ENV_SERVER_ADDR = "SERVER_ADDR";
   public static final String ENV_PROJECT_KEY = "PROJECT_KEY";
+  public static final String ENV_TLS_CA = "RLOG_TLS_CA";
+  public static final String ENV_TLS_CERT = "RLOG_TLS_CERT";
+  public static final String ENV_TLS_KEY = "RLOG_TLS_KEY";
   /** How long to wait for the registration channel to close. */
   private static final Duration CHANNEL_CLOSE_WAIT = Duration.ofSeconds(5);
 
@@ -59,9 +71,22 @@ public final class FirstStart {
   private final Path configFile;
   private final AgentState state;
   private final Map<String, String> env;
-  private final Function<ServerAddress, ManagedChannel> channels;
+  private final Channels channels;
   private final HostInfo host;
   private final Duration deadline;
+
+  /** Opens the registration channel: {@code tls} is null for plaintext or default TLS. */
+  @FunctionalInterface
+  public interface Channels {
+    ManagedChannel open(ServerAddress server, TlsFiles tls) throws IOException;
+  }
+
+  /** For callers that dial plaintext only (tests with an in-process collector). */
+  public FirstStart(Path configFile, AgentState state, Map<String, String> env,
+      Function<ServerAddress, ManagedChannel> channels, HostInfo host, Duration deadline) {
+    this(configFile, state, env, channels == null ? null
+        : (Channels) (server, tls) -> channels.apply(server), host, deadline);
+  }
 
   /**
    * @param env the process environment ({@code System.getenv()}), injected for tests
@@ -70,7 +95,7 @@ public final class FirstStart {
    * @param deadline for the Register call
    */
   public FirstStart(Path configFile, AgentState state, Map<String, String> env,
-      Function<ServerAddress, ManagedChannel> channels, HostInfo host, Duration deadline) {
+      Channels channels, HostInfo host, Duration deadline) {
     if (configFile == null || state == null || env == null || channels == null || host == null
         || deadline == null) {
       throw new IllegalArgumentException("all arguments are required");
@@ -106,7 +131,8 @@ public final class FirstStart {
       }
       throw new FirstStartException(configFile + " does not exist and " + String.join(" and ", missing)
           + (missing.size() == 1 ? " is" : " are") + " not set: to register this agent, set "
-          + ENV_SERVER_ADDR + " (the collector's host:port) and " + ENV_PROJECT_KEY
+          + ENV_SERVER_ADDR + " (the collector's host:port, or https://host:port for TLS) and "
+          + ENV_PROJECT_KEY
           + " (the project's key) in the environment of the first start");
     }
     ServerAddress server;
@@ -119,10 +145,19 @@ public final class FirstStart {
       throw new FirstStartException(ENV_PROJECT_KEY + " must not contain control characters");
     }
 
-    Optional<String> earlierUuid = state.readAgentUuid();
-    RegisterResponse r = register(server, projectKey, earlierUuid);
+    TlsFiles tls = tlsFromEnv(server);
 
-    AgentConfig config = configFrom(server, projectKey, r);
+    Optional<String> earlierUuid = state.readAgentUuid();
+    String secret = state.agentSecret(); // generated and saved before it is ever sent
+    RegisterResponse r = register(server, tls, projectKey, earlierUuid, secret);
+
+    AgentConfig config = configFrom(server, projectKey, r).withTls(tls);
+    // Validate before any file is written (the TLS files are checked again as config).
+    try {
+      AgentConfig.fromYaml(YamlConfig.parse(configFile, AgentConfigWriter.render(config)));
+    } catch (ConfigException e) {
+      throw new FirstStartException("cannot use the TLS settings: " + e.getMessage(), false, e);
+    }
     state.writeAgentUuid(r.getAgentUuid());
     state.writeRefreshToken(r.getRefreshToken());
     AgentConfigWriter.write(config, configFile);
@@ -131,10 +166,53 @@ public final class FirstStart {
     return new Result(config, true, r.getAccessToken());
   }
 
-  private RegisterResponse register(ServerAddress server, String projectKey, Optional<String> uuid) {
-    ManagedChannel channel = channels.apply(server);
+  /**
+   * The TLS files named by the environment, checked; null when none is set. Any of them with a
+   * plaintext address is refused: the operator asked for TLS and would not get it.
+   */
+  private TlsFiles tlsFromEnv(ServerAddress server) {
+    Path ca = envPath(ENV_TLS_CA);
+    Path cert = envPath(ENV_TLS_CERT);
+    Path key = envPath(ENV_TLS_KEY);
+    if (ca == null && cert == null && key == null) {
+      return null;
+    }
+    if (!server.tls()) {
+      throw new FirstStartException(ENV_TLS_CA + "/" + ENV_TLS_CERT + "/" + ENV_TLS_KEY
+          + " are for TLS, but " + ENV_SERVER_ADDR + " '" + server + "' is plaintext: write it as"
+          + " https://" + server.authority());
+    }
+    if ((cert == null) != (key == null)) {
+      throw new FirstStartException(ENV_TLS_CERT + " and " + ENV_TLS_KEY
+          + " go together (a client certificate and its key)");
+    }
     try {
-      return new Registrar(channel, host, deadline).register(projectKey, uuid);
+      if (ca != null) {
+        PemFiles.readCertificates(ca);
+      }
+      if (cert != null) {
+        if (!PemFiles.matches(PemFiles.readPrivateKey(key),
+            PemFiles.readCertificates(cert).get(0))) {
+          throw new FirstStartException(ENV_TLS_KEY + " " + key
+              + " is not the private key of the certificate in " + cert);
+        }
+      }
+    } catch (PemException e) {
+      throw new FirstStartException("a TLS file from the environment: " + e.getMessage());
+    }
+    return new TlsFiles(cert, key, ca);
+  }
+
+  private Path envPath(String name) {
+    String v = env(name);
+    return v == null ? null : Path.of(v).toAbsolutePath().normalize();
+  }
+
+  private RegisterResponse register(ServerAddress server, TlsFiles tls, String projectKey,
+      Optional<String> uuid, String secret) throws IOException {
+    ManagedChannel channel = channels.open(server, tls);
+    try {
+      return new Registrar(channel, host, deadline).register(projectKey, uuid, secret);
     } catch (StatusRuntimeException e) {
       Status s = e.getStatus();
       if (s.getCode() == Status.Code.UNAUTHENTICATED) {
@@ -175,7 +253,7 @@ public final class FirstStart {
     Duration flush =
         flushSec == 0 ? AgentConfig.DEFAULT_FLUSH_INTERVAL : Duration.ofSeconds(flushSec);
     List<AgentConfig.Source> sources = new ArrayList<>();
-    for (Source s : r.getSourcesList()) {
+    for (RegisterResponse.Source s : r.getSourcesList()) {
       if (s.getEnabled()) {
         sources.add(new AgentConfig.Source(s.getLabel(), s.getPath()));
       }

@@ -112,6 +112,31 @@ class TokenManagerTest {
   }
 
   @Test
+  void anUpgradedStateWithAUuidButNoSecretGetsOneAndSendsItOnEveryRegister() throws Exception {
+    collector.seedAgent(UUID, "rlr_seed");
+    state.writeAgentUuid(UUID);
+    state.writeRefreshToken("rlr_the_collector_never_issued");
+    assertThat(state.secretFile()).doesNotExist();
+
+    TokenManager tm = open();
+    String secret = Files.readString(state.secretFile()).strip();
+    assertThat(secret).hasSize(43);
+    assertThat(Files.getPosixFilePermissions(state.secretFile()))
+        .isEqualTo(PosixFilePermissions.fromString("rw-------"));
+    assertThat(tm.toString()).doesNotContain(secret);
+
+    heartbeat(tm.accessToken());
+    state.writeRefreshToken("rlr_refused_again");
+    TokenManager restarted = open();
+    heartbeat(restarted.accessToken());
+
+    assertThat(collector.registerRequests).hasSize(2).allSatisfy(r -> {
+      assertThat(r.getAgentUuid()).isEqualTo(UUID);
+      assertThat(r.getAgentSecret()).isEqualTo(secret);
+    });
+  }
+
+  @Test
   void refusedRefreshRegistersAgainKeepingTheUuid() throws Exception {
     collector.seedAgent(UUID, "rlr_seed");
     state.writeAgentUuid(UUID);

@@ -113,7 +113,8 @@ class AgentConfigTest {
       "collector                | no port",
       "collector:0              | port 0",
       "collector:http           | port not a number",
-      "http://collector:50051   | scheme",
+      "ftp://collector:50051    | scheme",
+      "https://collector:1/x    | path",
       "a:b:c                    | bare ipv6",
       "':50051'                 | no host",
   })

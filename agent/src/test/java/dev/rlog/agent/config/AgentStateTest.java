@@ -65,6 +65,33 @@ class AgentStateTest {
   }
 
   @Test
+  void theAgentSecretIsGeneratedOnceRandomAndOwnerOnly() throws Exception {
+    AgentState s = new AgentState(dir.resolve("state"));
+    String secret = s.agentSecret();
+
+    assertThat(secret).hasSize(43).matches("[A-Za-z0-9_-]+");
+    assertThat(s.agentSecret()).isEqualTo(secret);
+    assertThat(new AgentState(dir.resolve("state")).agentSecret()).isEqualTo(secret);
+    assertThat(Files.readString(s.secretFile())).isEqualTo(secret + "\n");
+    assertThat(Files.getPosixFilePermissions(s.secretFile()))
+        .isEqualTo(PosixFilePermissions.fromString("rw-------"));
+    assertThat(new AgentState(dir.resolve("other")).agentSecret()).isNotEqualTo(secret);
+    assertThat(s.toString()).doesNotContain(secret);
+  }
+
+  @Test
+  void aBadStoredSecretIsAnErrorNeverSilentlyReplaced() throws Exception {
+    AgentState s = new AgentState(dir);
+    Files.writeString(s.secretFile(), "short-secret\n");
+    IOException e = assertThrows(IOException.class, s::agentSecret);
+    assertThat(e.getMessage()).contains(s.secretFile().toString()).doesNotContain("short-secret");
+    assertThat(Files.readString(s.secretFile())).isEqualTo("short-secret\n");
+
+    Files.writeString(s.secretFile(), "two words-long-enough-for-the-minimum\n");
+    assertThrows(IOException.class, s::agentSecret);
+  }
+
+  @Test
   void toStringShowsOnlyTheDirectory() throws Exception {
     AgentState s = new AgentState(dir);
     s.writeRefreshToken("rlr_secret");

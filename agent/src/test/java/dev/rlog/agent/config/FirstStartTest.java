@@ -8,7 +8,6 @@ import dev.rlog.common.config.ConfigException;
 import dev.rlog.proto.auth.AuthServiceGrpc;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -64,9 +63,9 @@ class FirstStartTest {
           .setTimezone("UTC")
           .setBatchSize(batchSize)
           .setFlushIntervalSec(flushSec)
-          .addSources(Source.newBuilder().setLabel("app").setPath("/var/log/app/*.log").setEnabled(true))
-          .addSources(Source.newBuilder().setLabel("old").setPath("/var/log/old.log").setEnabled(false))
-          .addSources(Source.newBuilder().setLabel("sys").setPath("/var/log/syslog").setEnabled(true))
+          .addSources(RegisterResponse.Source.newBuilder().setLabel("app").setPath("/var/log/app/*.log").setEnabled(true))
+          .addSources(RegisterResponse.Source.newBuilder().setLabel("old").setPath("/var/log/old.log").setEnabled(false))
+          .addSources(RegisterResponse.Source.newBuilder().setLabel("sys").setPath("/var/log/syslog").setEnabled(true))
           .build());
       out.onCompleted();
     }
@@ -108,6 +107,8 @@ class FirstStartTest {
     assertThat(req.getOs()).isEqualTo("Linux");
     assertThat(req.getOsVersion()).isEqualTo("6.1");
     assertThat(req.hasAgentUuid()).isFalse();
+    assertThat(req.getAgentSecret()).hasSize(43)
+        .isEqualTo(Files.readString(state.secretFile()).strip());
 
     AgentConfig c = AgentConfig.load(configFile);
     assertThat(c).isEqualTo(r.config());
@@ -124,7 +125,8 @@ class FirstStartTest {
     assertThat(Files.readString(state.agentUuidFile()).strip())
         .isEqualTo("11111111-2222-4333-8444-555555555555");
     assertThat(Files.readString(state.tokenFile()).strip()).isEqualTo("rlr_refresh-1");
-    for (Path f : List.of(configFile, state.agentUuidFile(), state.tokenFile())) {
+    for (Path f : List.of(configFile, state.agentUuidFile(), state.tokenFile(),
+        state.secretFile())) {
       assertThat(Files.getPosixFilePermissions(f)).as(f.toString())
           .isEqualTo(PosixFilePermissions.fromString("rw-------"));
     }

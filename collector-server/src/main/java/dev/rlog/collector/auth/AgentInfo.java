@@ -4,7 +4,9 @@ package dev.rlog.collector.auth;
  * One row of the agents table: an immutable copy of what the collector knows about an agent,
  * without any secret. {@code lastHeartbeatMillis} is 0 until the first heartbeat; cpu and memory
  * are percent (0-100) from the last heartbeat. {@code revoked} is set when reuse of a replaced
- * refresh token was detected and cleared when the agent registers again.
+ * refresh token was detected and cleared when the agent registers again. {@code hasSecret} is
+ * true for an agent that registered with an agent secret (rlog's agent), false for an original
+ * rlog-agent.
  */
 public record AgentInfo(
     String uuid,
@@ -17,4 +19,5 @@ public record AgentInfo(
     double cpu,
     double memory,
     long tokenGeneration,
-    boolean revoked) {}
+    boolean revoked,
+    boolean hasSecret) {}

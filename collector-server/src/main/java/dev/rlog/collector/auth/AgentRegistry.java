@@ -2,7 +2,6 @@ package dev.rlog.collector.auth;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import dev.rlog.common.config.AtomicFiles;
 import dev.rlog.common.time.Clock;
 import dev.rlog.proto.auth.RegisterRequest;
 import java.io.Closeable;
@@ -19,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,15 +34,18 @@ import org.slf4j.LoggerFactory;
  * its project key. The {@value #PREVIOUS_REFRESH_HASHES} most recent retired hashes are kept per
  * agent. Refresh from one agent must therefore be single-flight.
  *
- * <p>Durability: register, refresh, rotation and revocation are written to disk before the call
- * returns (concurrent writes coalesce). Heartbeats only mark the table dirty; the owner calls
- * {@link #flushIfDirty()} every {@link #HEARTBEAT_FLUSH_INTERVAL} or so, and {@link #close()}
- * flushes. If a write fails the change stays in memory, the call throws, and the next write
- * retries. Each write rewrites the whole file (about 1.5 KB per agent).
+ * <p>Durability: a change takes effect only once written. Register, refresh and rotation write
+ * the table as it will be, and only then change memory; if the write fails ({@link IOException},
+ * answered {@code UNAVAILABLE}) memory is as before, so the agent's retry with its old refresh
+ * token is honoured, not mistaken for reuse. Revocation is the exception: it takes effect at
+ * once and is saved by the same or the next write. Heartbeats only mark the table dirty; the
+ * owner calls {@link #flushIfDirty()} every {@link #HEARTBEAT_FLUSH_INTERVAL} or so, and
+ * {@link #close()} flushes. Each write rewrites the whole file (about 1.5 KB per agent), and
+ * writes are serialized: one fsync per registration or refresh.
  *
- * <p>Threading: thread-safe. One monitor guards the table (held for map updates and token
- * signing only, never for I/O); a second one serializes file writes. Readers get immutable
- * {@link AgentInfo} copies. Bounds: at most {@value #MAX_AGENTS} agents; registering one more
+ * <p>Threading: thread-safe. {@code writeLock} serializes every change that is written (held
+ * across the file write); the table monitor guards the maps and is never held across I/O.
+ * Readers get immutable {@link AgentInfo} copies. Bounds: at most {@value #MAX_AGENTS} agents; registering one more
  * throws {@link TableFullException}.
  */
 public final class AgentRegistry implements Closeable {
@@ -74,6 +77,8 @@ public final class AgentRegistry implements Closeable {
   private final Path file;
   private final Clock clock;
   private final TokenIssuer issuer;
+  private final StateFileWriter writer;
+  private final AtomicLong identityRefusals = new AtomicLong();
 
   // Guarded by this.
   private final Map<String, StoredAgent> agents = new TreeMap<>();
@@ -85,19 +90,26 @@ public final class AgentRegistry implements Closeable {
   // Guarded by writeLock.
   private long writtenVersion;
 
-  private AgentRegistry(Path stateDir, Clock clock, TokenIssuer issuer) {
+  private AgentRegistry(Path stateDir, Clock clock, TokenIssuer issuer, StateFileWriter writer) {
     this.file = stateDir.resolve(FILE_NAME);
     this.clock = clock;
     this.issuer = issuer;
+    this.writer = writer;
   }
 
   /** Loads the agents of {@code stateDir}; no file means no agents yet. */
   public static AgentRegistry open(Path stateDir, Clock clock, TokenIssuer issuer)
       throws IOException {
-    if (stateDir == null || clock == null || issuer == null) {
-      throw new IllegalArgumentException("stateDir, clock and issuer are required");
+    return open(stateDir, clock, issuer, StateFileWriter.ATOMIC_SECRET);
+  }
+
+  /** Like {@link #open(Path, Clock, TokenIssuer)} writing through {@code writer} (tests). */
+  public static AgentRegistry open(Path stateDir, Clock clock, TokenIssuer issuer,
+      StateFileWriter writer) throws IOException {
+    if (stateDir == null || clock == null || issuer == null || writer == null) {
+      throw new IllegalArgumentException("stateDir, clock, issuer and writer are required");
     }
-    AgentRegistry registry = new AgentRegistry(stateDir, clock, issuer);
+    AgentRegistry registry = new AgentRegistry(stateDir, clock, issuer, writer);
     synchronized (registry) {
       for (StoredAgent a : readFile(registry.file)) {
         registry.agents.put(a.uuid(), a);
@@ -116,38 +128,65 @@ public final class AgentRegistry implements Closeable {
   }
 
   /**
-   * Registers an agent of {@code project}. The uuid in the request is kept if it names an agent
-   * of the same project (its earlier tokens are revoked: a new generation starts); otherwise a
-   * new random uuid is assigned. The request fields must already be validated.
+   * Registers an agent of {@code project}. Whether the uuid in the request is kept is decided by
+   * {@link IdentityRule}: a uuid registered with an agent secret is kept only for a request
+   * carrying that secret, a uuid registered without one (an original rlog-agent) only for a
+   * request without one; a kept uuid starts a new token generation (its earlier tokens die).
+   * Anything else gets a new random uuid; a request that named a known uuid it may not have is
+   * logged and counted ({@link #identityRefusals()}). The secret is stored only as a hash. The
+   * request fields must already be validated.
+   *
+   * @throws IOException if the table could not be written; then nothing changed
    */
   public IssuedTokens register(Project project, RegisterRequest request) throws IOException {
     String refresh = newRefreshToken();
-    String hash = SecretHashes.sha256Hex(refresh);
+    String refreshHash = SecretHashes.sha256Hex(refresh);
+    String secretHash = request.getAgentSecret().isEmpty()
+        ? null : SecretHashes.sha256Hex(request.getAgentSecret());
     StoredAgent stored;
+    IdentityRule.Outcome outcome;
     String access;
-    long target;
-    synchronized (this) {
-      StoredAgent existing =
-          request.hasAgentUuid() ? agents.get(canonicalUuid(request.getAgentUuid())) : null;
-      if (existing != null && existing.projectId().equals(project.id())) {
-        stored = existing.reRegistered(request.getHostname(), request.getOs(),
-            request.getOsVersion(), hash, PREVIOUS_REFRESH_HASHES);
-        replace(existing, stored);
-      } else {
-        if (agents.size() >= MAX_AGENTS) {
-          throw new TableFullException();
+    synchronized (writeLock) {
+      StoredAgent before;
+      StoredAgent next;
+      synchronized (this) {
+        StoredAgent named =
+            request.hasAgentUuid() ? agents.get(canonicalUuid(request.getAgentUuid())) : null;
+        outcome = IdentityRule.decide(named, project.id(), secretHash);
+        if (outcome.keepsUuid()) {
+          before = named;
+          next = named.reRegistered(request.getHostname(), request.getOs(),
+              request.getOsVersion(), refreshHash, PREVIOUS_REFRESH_HASHES);
+        } else {
+          if (agents.size() >= MAX_AGENTS) {
+            throw new TableFullException();
+          }
+          before = null;
+          next = new StoredAgent(newUuid(), project.id(), request.getHostname(), request.getOs(),
+              request.getOsVersion(), clock.currentTimeMillis(), refreshHash, List.of(), 0, false,
+              0, 0, 0, secretHash);
         }
-        stored = new StoredAgent(newUuid(), project.id(), request.getHostname(), request.getOs(),
-            request.getOsVersion(), clock.currentTimeMillis(), hash, List.of(), 0, false, 0, 0, 0);
-        replace(null, stored);
       }
+      stored = commit(before, next);
       access = issuer.issue(stored.uuid(), stored.projectId(), stored.tokenGeneration());
-      target = version;
     }
-    writeUpTo(target);
+    if (outcome.isRefusal()) {
+      identityRefusals.incrementAndGet();
+      log.warn("registration from host {} named agent {} but may not have it ({}); "
+          + "assigned the new uuid {}", request.getHostname(), canonicalUuid(request.getAgentUuid()),
+          outcome, stored.uuid());
+    }
     log.info("registered agent {} of project {} on host {}", stored.uuid(), stored.projectId(),
         stored.hostname());
     return new IssuedTokens(stored.uuid(), access, refresh);
+  }
+
+  /**
+   * Registrations that named a known uuid they may not have (wrong or missing secret, another
+   * project, a secret for a secretless uuid) and were given a fresh uuid instead.
+   */
+  public long identityRefusals() {
+    return identityRefusals.get();
   }
 
   /**
@@ -155,28 +194,35 @@ public final class AgentRegistry implements Closeable {
    *
    * @throws IllegalArgumentException if no such agent is registered
    * @throws IllegalStateException if the agent is revoked (it must register again)
+   * @throws IOException if the table could not be written; then nothing changed
    */
   public String rotateRefresh(String uuid) throws IOException {
     String refresh = newRefreshToken();
-    long target;
-    synchronized (this) {
-      StoredAgent current = agents.get(uuid);
+    String hash = SecretHashes.sha256Hex(refresh);
+    synchronized (writeLock) {
+      StoredAgent current;
+      synchronized (this) {
+        current = agents.get(uuid);
+      }
       if (current == null) {
         throw new IllegalArgumentException("unknown agent " + uuid);
       }
       if (current.revoked()) {
         throw new IllegalStateException("agent " + uuid + " is revoked; it must register again");
       }
-      replace(current, current.withRefresh(SecretHashes.sha256Hex(refresh), PREVIOUS_REFRESH_HASHES));
-      target = version;
+      commit(current, current.withRefresh(hash, PREVIOUS_REFRESH_HASHES));
     }
-    writeUpTo(target);
     return refresh;
   }
 
   /**
    * Exchanges the agent's current refresh token for a new access and refresh token. A retired
    * token revokes the agent's tokens and is refused with {@link RefreshRejectedException.Reason#REUSED}.
+   *
+   * <p>The rotation takes effect only once written: if the write fails this throws
+   * {@link IOException} and the presented token stays the current one, so the agent's retry with
+   * it is honoured, not taken for reuse. A revocation takes effect at once even if its write
+   * fails (refusing is the safe side); the table stays dirty and the next write saves it.
    */
   public IssuedTokens refresh(String plainRefresh) throws RefreshRejectedException, IOException {
     if (plainRefresh == null || plainRefresh.isEmpty()
@@ -185,39 +231,35 @@ public final class AgentRegistry implements Closeable {
     }
     String presented = SecretHashes.sha256Hex(plainRefresh);
     String refresh = newRefreshToken();
-    StoredAgent rotated;
-    String access;
-    long target;
-    synchronized (this) {
-      StoredAgent owner = agentFor(uuidByCurrentHash.get(presented));
-      if (owner == null || !SecretHashes.constantTimeEquals(presented, owner.refreshHash())) {
-        StoredAgent victim = agentFor(uuidByPreviousHash.get(presented));
-        if (victim == null) {
-          throw new RefreshRejectedException(RefreshRejectedException.Reason.UNKNOWN);
+    String refreshHash = SecretHashes.sha256Hex(refresh);
+    synchronized (writeLock) {
+      StoredAgent owner;
+      StoredAgent victim = null;
+      synchronized (this) {
+        owner = agentFor(uuidByCurrentHash.get(presented));
+        if (owner == null || !SecretHashes.constantTimeEquals(presented, owner.refreshHash())) {
+          owner = null;
+          victim = agentFor(uuidByPreviousHash.get(presented));
+          if (victim == null) {
+            throw new RefreshRejectedException(RefreshRejectedException.Reason.UNKNOWN);
+          }
+          replace(victim, victim.revoke(PREVIOUS_REFRESH_HASHES));
         }
-        replace(victim, victim.revoke(PREVIOUS_REFRESH_HASHES));
-        target = version;
+      }
+      if (victim != null) {
         log.warn("replaced refresh token of agent {} (project {}) was presented again; "
             + "its tokens are revoked", victim.uuid(), victim.projectId());
-        rotated = null;
-        access = null;
-      } else {
-        rotated = owner.withRefresh(SecretHashes.sha256Hex(refresh), PREVIOUS_REFRESH_HASHES);
-        replace(owner, rotated);
-        access = issuer.issue(rotated.uuid(), rotated.projectId(), rotated.tokenGeneration());
-        target = version;
+        try {
+          writeDirty();
+        } catch (IOException e) {
+          log.error("could not save the revocation to {}: {}", file, e.toString());
+        }
+        throw new RefreshRejectedException(RefreshRejectedException.Reason.REUSED);
       }
+      StoredAgent rotated = commit(owner, owner.withRefresh(refreshHash, PREVIOUS_REFRESH_HASHES));
+      String access = issuer.issue(rotated.uuid(), rotated.projectId(), rotated.tokenGeneration());
+      return new IssuedTokens(rotated.uuid(), access, refresh);
     }
-    if (rotated == null) {
-      try {
-        writeUpTo(target);
-      } catch (IOException e) {
-        log.error("could not save the revocation to {}: {}", file, e.toString());
-      }
-      throw new RefreshRejectedException(RefreshRejectedException.Reason.REUSED);
-    }
-    writeUpTo(target);
-    return new IssuedTokens(rotated.uuid(), access, refresh);
   }
 
   /**
@@ -323,23 +365,63 @@ public final class AgentRegistry implements Closeable {
     return uuid == null ? null : agents.get(uuid);
   }
 
+  /**
+   * Writes the table as it would be with {@code next} in place of {@code before} (null: a new
+   * agent), and only then puts {@code next} in memory; if the write fails, memory is unchanged.
+   * Heartbeat fields are the one thing that changes outside {@code writeLock}: they are carried
+   * over from the live row. Returns the row now in the table. Caller holds {@code writeLock}.
+   */
+  private StoredAgent commit(StoredAgent before, StoredAgent next) throws IOException {
+    List<StoredAgent> proposed;
+    long basis;
+    synchronized (this) {
+      next = carryHeartbeat(next);
+      Map<String, StoredAgent> copy = new TreeMap<>(agents);
+      copy.put(next.uuid(), next);
+      proposed = List.copyOf(copy.values());
+      basis = version;
+    }
+    writer.write(file, encode(proposed));
+    synchronized (this) {
+      boolean unchangedSince = version == basis;
+      next = carryHeartbeat(next);
+      replace(agents.get(next.uuid()), next);
+      // The file holds memory as of basis plus this change; heartbeats since then are not in it.
+      writtenVersion = unchangedSince ? version : Math.max(writtenVersion, basis);
+    }
+    return next;
+  }
+
+  private StoredAgent carryHeartbeat(StoredAgent next) {
+    StoredAgent live = agents.get(next.uuid());
+    return live == null ? next : next.withHeartbeatOf(live);
+  }
+
   /** Writes the table unless a write of version {@code target} or later already happened. */
   private boolean writeUpTo(long target) throws IOException {
     synchronized (writeLock) {
       if (writtenVersion >= target) {
         return false;
       }
-      List<StoredAgent> copy;
-      long copied;
-      synchronized (this) {
-        copy = List.copyOf(agents.values());
-        copied = version;
-      }
-      AtomicFiles.writeSecret(file,
-          StateJson.MAPPER.writeValueAsBytes(new AgentsFile(FILE_VERSION, copy)));
-      writtenVersion = copied;
-      return true;
+      return writeDirty();
     }
+  }
+
+  /** Writes memory as it is. Caller holds {@code writeLock}. */
+  private boolean writeDirty() throws IOException {
+    List<StoredAgent> copy;
+    long copied;
+    synchronized (this) {
+      copy = List.copyOf(agents.values());
+      copied = version;
+    }
+    writer.write(file, encode(copy));
+    writtenVersion = copied;
+    return true;
+  }
+
+  private static byte[] encode(List<StoredAgent> rows) throws IOException {
+    return StateJson.MAPPER.writeValueAsBytes(new AgentsFile(FILE_VERSION, rows));
   }
 
   private static List<StoredAgent> readFile(Path file) throws IOException {
@@ -378,6 +460,9 @@ public final class AgentRegistry implements Closeable {
     }
     if (a.refreshHash() != null && !HEX64.matcher(a.refreshHash()).matches()) {
       return "refresh_hash is not a SHA-256 hex digest";
+    }
+    if (a.secretHash() != null && !HEX64.matcher(a.secretHash()).matches()) {
+      return "secret_hash is not a SHA-256 hex digest";
     }
     if (a.previousRefreshHashes().size() > PREVIOUS_REFRESH_HASHES
         || a.previousRefreshHashes().stream().anyMatch(h -> h == null || !HEX64.matcher(h).matches())) {

@@ -1,5 +1,6 @@
 package dev.rlog.collector.auth;
 
+import dev.rlog.common.time.Clock;
 import dev.rlog.proto.auth.AuthServiceGrpc;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -24,6 +25,10 @@ import org.slf4j.LoggerFactory;
  * without one is closed with {@code UNAUTHENTICATED} (the description says why, never echoing the
  * token) before the handler sees anything, and counted.
  *
+ * <p>The check is made when a call starts. A handler whose call lives on (a {@code Send} stream)
+ * asks {@link #recheck} again on each message and on a timer, so expiry and revocation end it
+ * within a bound (see {@code LogServiceImpl}).
+ *
  * <p>Exempt: {@code auth.AuthService/Register} and {@code /Refresh} (they are how a token is
  * obtained), {@code grpc.health.v1.Health} (probes) and server reflection.
  *
@@ -33,6 +38,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class AuthInterceptor implements ServerInterceptor {
   public static final Context.Key<AgentIdentity> IDENTITY = Context.key("rlog-agent-identity");
+  /** The verified access token the call was let in with, for handlers that outlive a check. */
+  public static final Context.Key<VerifiedToken> TOKEN = Context.key("rlog-access-token");
   public static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   public static final int MAX_HEADER_CHARS = 8192;
@@ -49,6 +56,7 @@ public final class AuthInterceptor implements ServerInterceptor {
 
   private final TokenIssuer issuer;
   private final AgentRegistry agents;
+  private final Clock clock;
   private final AtomicLong rejected = new AtomicLong();
   private final Map<InvalidTokenException.Reason, AtomicLong> rejectedByReason =
       new EnumMap<>(InvalidTokenException.Reason.class);
@@ -59,6 +67,7 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     this.issuer = issuer;
     this.agents = agents;
+    this.clock = issuer.clock();
     for (InvalidTokenException.Reason r : InvalidTokenException.Reason.values()) {
       rejectedByReason.put(r, new AtomicLong());
     }
@@ -82,9 +91,9 @@ public final class AuthInterceptor implements ServerInterceptor {
         || EXEMPT_SERVICES.contains(call.getMethodDescriptor().getServiceName())) {
       return next.startCall(call, headers);
     }
-    AgentIdentity identity;
+    VerifiedToken token;
     try {
-      identity = authenticate(headers.get(AUTHORIZATION));
+      token = authenticate(headers.get(AUTHORIZATION));
     } catch (InvalidTokenException e) {
       rejected.incrementAndGet();
       rejectedByReason.get(e.reason()).incrementAndGet();
@@ -92,11 +101,29 @@ public final class AuthInterceptor implements ServerInterceptor {
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    Context context = Context.current().withValue(IDENTITY, identity);
+    Context context = Context.current()
+        .withValue(IDENTITY, token.identity())
+        .withValue(TOKEN, token);
     return Contexts.interceptCall(context, call, headers, next);
   }
 
-  private AgentIdentity authenticate(String header) throws InvalidTokenException {
+  /**
+   * Checks again a token that was valid when its call started: null while it still is, else why
+   * not ({@code EXPIRED}: its expiry passed on the issuer's clock; {@code REVOKED}: the agent was
+   * revoked or registered again since). Cheap: no parsing, one table lookup.
+   */
+  public InvalidTokenException.Reason recheck(VerifiedToken token) {
+    if (!clock.now().isBefore(token.expiresAt())) {
+      return InvalidTokenException.Reason.EXPIRED;
+    }
+    AgentIdentity id = token.identity();
+    if (!agents.isTokenCurrent(id.agentUuid(), id.projectId(), token.generation())) {
+      return InvalidTokenException.Reason.REVOKED;
+    }
+    return null;
+  }
+
+  private VerifiedToken authenticate(String header) throws InvalidTokenException {
     if (header == null || header.isBlank()) {
       throw new InvalidTokenException(InvalidTokenException.Reason.MISSING);
     }
@@ -109,6 +136,6 @@ public final class AuthInterceptor implements ServerInterceptor {
     if (!agents.isTokenCurrent(id.agentUuid(), id.projectId(), token.generation())) {
       throw new InvalidTokenException(InvalidTokenException.Reason.REVOKED);
     }
-    return id;
+    return token;
   }
 }

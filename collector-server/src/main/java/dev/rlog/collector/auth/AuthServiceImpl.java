@@ -5,7 +5,6 @@ import dev.rlog.proto.auth.RefreshRequest;
 import dev.rlog.proto.auth.RefreshResponse;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -21,8 +20,14 @@ import org.slf4j.LoggerFactory;
  * <p>Answers: malformed input (empty or oversized field, control characters) is
  * {@code INVALID_ARGUMENT} naming the field; a wrong project key or a refused refresh token is
  * {@code UNAUTHENTICATED} with a fixed description that reveals nothing about which secrets
- * exist; a failed state write is {@code UNAVAILABLE} (the agent retries); a full agent table is
- * {@code RESOURCE_EXHAUSTED}. Secrets are never logged.
+ * exist; a failed state write is {@code UNAVAILABLE} (nothing changed, the agent retries with the
+ * same tokens); a full agent table is {@code RESOURCE_EXHAUSTED}. Secrets (project key, agent
+ * secret, tokens) are never logged.
+ *
+ * <p>Identity: which uuid a Register gets is {@link IdentityRule}'s decision (see
+ * {@link AgentRegistry#register}); a request naming a uuid it may not have is not refused but
+ * answered with a fresh uuid, exactly as an unknown uuid is, so the answer tells nothing about
+ * other agents.
  *
  * <p>Threading: stateless; the registries are thread-safe. Each call does one file write
  * (fsync), so run it on an executor that may block.
@@ -32,6 +37,9 @@ public final class AuthServiceImpl extends AuthServiceGrpc.AuthServiceImplBase {
   public static final int MAX_OS_CHARS = 128;
   public static final int MAX_OS_VERSION_CHARS = 128;
   public static final int MAX_AGENT_UUID_CHARS = 64;
+  /** An agent secret, when present, must be at least this long (ours sends 43 characters). */
+  public static final int MIN_AGENT_SECRET_CHARS = 16;
+  public static final int MAX_AGENT_SECRET_CHARS = 256;
 
   private static final Logger log = LoggerFactory.getLogger(AuthServiceImpl.class);
 
@@ -117,7 +125,7 @@ public final class AuthServiceImpl extends AuthServiceGrpc.AuthServiceImplBase {
         .setBatchSize(project.batchSize())
         .setFlushIntervalSec(project.flushIntervalSec());
     for (Project.Source s : project.sources()) {
-      b.addSources(Source.newBuilder()
+      b.addSources(RegisterResponse.Source.newBuilder()
           .setLabel(s.label()).setPath(s.path()).setEnabled(s.enabled()).build());
     }
     return b.build();
@@ -137,6 +145,13 @@ public final class AuthServiceImpl extends AuthServiceGrpc.AuthServiceImplBase {
     }
     if (problem == null && r.hasAgentUuid()) {
       problem = text("agent_uuid", r.getAgentUuid(), MAX_AGENT_UUID_CHARS, false);
+    }
+    if (problem == null && !r.getAgentSecret().isEmpty()) {
+      // The description never echoes the secret.
+      problem = text("agent_secret", r.getAgentSecret(), MAX_AGENT_SECRET_CHARS, false);
+      if (problem == null && r.getAgentSecret().length() < MIN_AGENT_SECRET_CHARS) {
+        problem = "agent_secret must be empty or at least " + MIN_AGENT_SECRET_CHARS + " characters";
+      }
     }
     return problem;
   }

@@ -54,6 +54,11 @@ public final class TokenIssuer {
         .build();
   }
 
+  /** The clock that issue times and expiry checks read. */
+  public Clock clock() {
+    return clock;
+  }
+
   public Duration accessTtl() {
     return accessTtl;
   }

@@ -1,9 +1,12 @@
 package dev.rlog.collector.config;
 
+import dev.rlog.collector.store.StoreOptions;
 import dev.rlog.collector.tcp.SourceAllowlist;
 import dev.rlog.collector.tcp.TcpIngestOptions;
 import dev.rlog.common.config.ConfigException;
 import dev.rlog.common.config.YamlConfig;
+import dev.rlog.common.tls.PemFiles;
+import dev.rlog.common.tls.TlsFiles;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -12,6 +15,10 @@ import java.util.List;
  * Everything {@code config/collector.yaml} can set, validated at load: a bad value names the
  * file and the key. Defaults are the named constants below; a missing file means all defaults.
  * Relative paths are resolved against the working directory.
+ *
+ * <p>{@code grpcTls} and {@code tcpTls} are null for a plaintext listener; their files are read
+ * and checked here (PEM, key matching the certificate), so a bad file stops the collector at
+ * load with the file and key named. {@link TlsFiles#ca()} is the client CA (mutual TLS).
  */
 public record CollectorConfig(
     Path source,
@@ -27,11 +34,16 @@ public record CollectorConfig(
     Path storeDir,
     long segmentBytes,
     boolean fsyncAlways,
+    Duration dedupRetention,
+    int dedupMaxInstances,
     Queue queue,
     Duration accessTokenTtl,
+    Duration streamRecheckInterval,
     Duration offlineAfter,
     boolean metricsEnabled,
     Listen metrics,
+    TlsFiles grpcTls,
+    TlsFiles tcpTls,
     GrpcLimits grpcLimits) {
 
   public static final int DEFAULT_GRPC_PORT = 50051;
@@ -50,7 +62,18 @@ public record CollectorConfig(
   public static final long DEFAULT_QUEUE_BYTES = 32L << 20;
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
+  /**
+   * How often open Send streams have their access token checked again: a stream whose token
+   * expired or whose agent was revoked or re-registered is closed with UNAUTHENTICATED within
+   * this long (or at its next message, whichever comes first).
+   */
+  public static final Duration DEFAULT_STREAM_RECHECK_INTERVAL = Duration.ofSeconds(5);
   public static final Duration DEFAULT_OFFLINE_AFTER = Duration.ofSeconds(90);
+  /** Shorter would forget an instance while its agent may still be retrying a batch. */
+  public static final Duration MIN_DEDUP_RETENTION = Duration.ofMinutes(1);
+  public static final Duration MAX_DEDUP_RETENTION = Duration.ofDays(3650);
+  /** About 2 GiB of heap at ~200 bytes an entry: beyond that, a typo rather than a plan. */
+  public static final int MAX_DEDUP_MAX_INSTANCES = 10_000_000;
 
   /** Limits on what raw TCP peers can make the collector hold (DESIGN.md "Backpressure"). */
   public record TcpBounds(
@@ -113,6 +136,7 @@ public record CollectorConfig(
       throw g.error("max_inflight_bytes",
           "must be at least max_message_bytes (" + maxMessage + "): one message must fit");
     }
+    TlsFiles grpcTls = serverTls(g);
 
     YamlConfig t = y.section("tcp");
     boolean tcpEnabled = t.bool("enabled", true);
@@ -138,11 +162,16 @@ public record CollectorConfig(
       throw t.error("allow", e.getMessage());
     }
     TcpBounds tcpBounds = new TcpBounds(partialBudget, partialTimeout, maxConnections, allow);
+    TlsFiles tcpTls = serverTls(t);
 
     YamlConfig s = y.section("store");
     Path storeDir = Path.of(s.string("dir", "data"));
     long segment = s.bytes("segment_bytes", DEFAULT_SEGMENT_BYTES, 4096, 1L << 40);
     boolean fsyncAlways = s.choice("fsync", "never", "never", "always").equals("always");
+    Duration dedupRetention = s.duration("dedup_retention", StoreOptions.DEFAULT_DEDUP_RETENTION,
+        MIN_DEDUP_RETENTION, MAX_DEDUP_RETENTION);
+    int dedupMaxInstances = s.intValue("dedup_max_instances",
+        StoreOptions.DEFAULT_DEDUP_MAX_INSTANCES, 1, MAX_DEDUP_MAX_INSTANCES);
 
     YamlConfig q = y.section("queue");
     long capBytes = q.bytes("capacity_bytes", DEFAULT_QUEUE_BYTES, 64 << 10, 1L << 40);
@@ -175,6 +204,8 @@ public record CollectorConfig(
     YamlConfig a = y.section("auth");
     Duration accessTtl = a.duration("access_token_ttl", DEFAULT_ACCESS_TOKEN_TTL,
         Duration.ofSeconds(1), Duration.ofDays(1));
+    Duration streamRecheck = a.duration("stream_recheck_interval",
+        DEFAULT_STREAM_RECHECK_INTERVAL, Duration.ofMillis(10), Duration.ofMinutes(5));
 
     YamlConfig ag = y.section("agents");
     Duration offlineAfter = ag.duration("offline_after", DEFAULT_OFFLINE_AFTER,
@@ -189,11 +220,37 @@ public record CollectorConfig(
       throw new ConfigException(y.file(), "tcp.port", "is the same as grpc.port");
     }
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
-        workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways,
+        workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways, dedupRetention, dedupMaxInstances,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
-        accessTtl, offlineAfter, metricsEnabled, metrics,
+        accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls,
         new GrpcLimits(maxInflight, maxBatchStore, window, maxSmall, maxAuthCalls,
             receiveIdle));
+  }
+
+  /**
+   * {@code tls: {cert, key, client_ca}} under {@code listener}: absent means plaintext; present
+   * needs cert and key; client_ca turns on mutual TLS.
+   */
+  private static TlsFiles serverTls(YamlConfig listener) {
+    boolean present = listener.has("tls");
+    YamlConfig s = listener.section("tls");
+    if (!present) {
+      if (listener.isWritten("tls")) {
+        // "tls:" with everything below commented out must not quietly mean plaintext
+        throw listener.error("tls", "is empty: give its files, or remove the key for plaintext");
+      }
+      return null;
+    }
+    TlsFiles own = PemFiles.certificateAndKeyAt(s, "cert", "key");
+    if (own == null) {
+      throw s.error("cert", "is required (with key) when " + listener.key("tls") + " is set");
+    }
+    return new TlsFiles(own.cert(), own.key(), PemFiles.certificatesAt(s, "client_ca"));
+  }
+
+  /** True when the gRPC listener serves TLS. */
+  public boolean grpcTlsEnabled() {
+    return grpcTls != null;
   }
 
   private static int port(YamlConfig y, int def) {

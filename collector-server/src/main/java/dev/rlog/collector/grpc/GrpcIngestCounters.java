@@ -10,6 +10,7 @@ public final class GrpcIngestCounters {
   final LongAdder batches = new LongAdder();
   final LongAdder duplicatesSkipped = new LongAdder();
   final LongAdder callsFailed = new LongAdder();
+  final LongAdder streamsClosedUnauthenticated = new LongAdder();
   final AtomicLong pausedStreams = new AtomicLong();
   final LongAdder batchesTooLarge = new LongAdder();
   final LongAdder receiveWaits = new LongAdder();
@@ -41,14 +42,19 @@ public final class GrpcIngestCounters {
     return batchesTooLarge.sum();
   }
 
-  /** Times a Send call waited for a receive permit of the in-flight budget. */
   /** Send calls ended because they held a receive permit idle while others waited. */
   public long idleReceiversClosed() {
     return idleReceiversClosed.sum();
   }
 
+  /** Times a Send call waited for a receive permit of the in-flight budget. */
   public long receiveWaits() {
     return receiveWaits.sum();
+  }
+
+  /** Send streams closed because their token expired or their agent was revoked meanwhile. */
+  public long streamsClosedUnauthenticated() {
+    return streamsClosedUnauthenticated.sum();
   }
 
   public long pausedStreams() {

@@ -3,6 +3,8 @@ package dev.rlog.collector.grpc;
 import com.google.protobuf.Empty;
 import dev.rlog.collector.auth.AgentIdentity;
 import dev.rlog.collector.auth.AuthInterceptor;
+import dev.rlog.collector.auth.InvalidTokenException;
+import dev.rlog.collector.auth.VerifiedToken;
 import dev.rlog.collector.flow.Chunk;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.store.JsonLinesEncoder;
@@ -47,14 +49,27 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Duplicates.</b> Lines that carry a file instance and offset at or below the highest one
  * already accepted for that agent are skipped ({@link PositionFilter}); a batch made only of such
- * lines is acknowledged once the earlier chunk that stored them is committed.
+ * lines is acknowledged once the earlier chunk that stored them is committed. A file instance id
+ * longer than {@link PositionFilter#MAX_FILE_INSTANCE_BYTES} fails the call with
+ * {@code INVALID_ARGUMENT}: the filter remembers ids, so their size is part of its bound.
  *
  * <p><b>Decoding.</b> Requests stay bytes ({@link RawLogBatch}) and are read with
  * {@link LogBatchReader}: no message objects per line; each line is copied once, into its store
  * record. A malformed batch fails the call with {@code INVALID_ARGUMENT}; nothing of it is stored.
  *
+ * <p><b>Authorization lives as long as the stream.</b> The interceptor checks the access token
+ * when the call starts; a stream may outlive that token. So the token is checked again
+ * ({@link TokenCheck}) before each message is taken and by {@link #recheckOpenCalls()}, which
+ * the collector runs every {@code auth.stream_recheck_interval}: a stream whose token expired or
+ * whose agent was revoked or registered again is closed with {@code UNAUTHENTICATED} within that
+ * interval (or at its next message if sooner), and counted. Whatever it carried that is not
+ * acknowledged the agent sends again with its new token; lines with positions that were already
+ * stored are then skipped by the duplicate filter.
+ *
  * <p><b>Threading.</b> gRPC delivers one call's messages serially; queue callbacks (resume,
- * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once.
+ * commit) arrive on the store writer thread and are moved to {@code callbackExecutor} at once;
+ * {@link #recheckOpenCalls()} runs on the caller's thread. A call's state is guarded by its own
+ * monitor. Bounds: one entry per open call in the set of open calls.
  */
 public final class LogServiceImpl implements BindableService {
   /**
@@ -67,7 +82,15 @@ public final class LogServiceImpl implements BindableService {
 
   private static final Logger log = LoggerFactory.getLogger(LogServiceImpl.class);
 
+  /** Says whether a token that let a call in is still good: null if so, else why not. */
+  @FunctionalInterface
+  public interface TokenCheck {
+    InvalidTokenException.Reason recheck(VerifiedToken token);
+  }
+
   private final IngestQueue queue;
+  private final TokenCheck tokenCheck;
+  private final Set<SendCall> open = ConcurrentHashMap.newKeySet();
   private final PositionFilter positions;
   private final Function<String, String> hostnameOfAgent;
   private final Clock clock;
@@ -101,9 +124,11 @@ public final class LogServiceImpl implements BindableService {
 
   public LogServiceImpl(
       IngestQueue queue, PositionFilter positions, Function<String, String> hostnameOfAgent,
-      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters, SendBounds bounds) {
+      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters, TokenCheck tokenCheck,
+      SendBounds bounds) {
     this.bounds = bounds;
     this.queue = queue;
+    this.tokenCheck = tokenCheck;
     this.positions = positions;
     this.hostnameOfAgent = hostnameOfAgent;
     this.clock = clock;
@@ -146,16 +171,37 @@ public final class LogServiceImpl implements BindableService {
   StreamObserver<RawLogBatch> send(StreamObserver<Empty> responseObserver) {
     ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
-    if (id == null) {
+    VerifiedToken token = AuthInterceptor.TOKEN.get();
+    if (id == null || token == null) {
       // The interceptor guards this service; reaching here without identity is a wiring bug.
       call.onError(Status.UNAUTHENTICATED.withDescription("no identity").asRuntimeException());
       return new NoopObserver();
     }
     call.disableAutoRequest();
-    SendCall s = new SendCall(call, id);
+    SendCall s = new SendCall(call, id, token);
+    open.add(s);
     call.setOnCancelHandler(s::cancelled);
     s.askForMessage();
     return s;
+  }
+
+  /**
+   * Checks the token of every open Send call again and closes those whose token is no longer
+   * good with {@code UNAUTHENTICATED}. Returns how many it closed.
+   */
+  public int recheckOpenCalls() {
+    int closed = 0;
+    for (SendCall s : open) {
+      if (!s.recheck()) {
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /** Send calls open now (tests, metrics). */
+  public int openCalls() {
+    return open.size();
   }
 
   /**
@@ -168,6 +214,7 @@ public final class LogServiceImpl implements BindableService {
    */
   private final class SendCall implements StreamObserver<RawLogBatch> {
     private final ServerCallStreamObserver<Empty> call;
+    private final VerifiedToken token;
     private final String agent;
     private final byte[] agentFields;
     private final JsonLinesEncoder encoder = new JsonLinesEncoder(4096);
@@ -185,8 +232,9 @@ public final class LogServiceImpl implements BindableService {
     private boolean halfClosed;
     private boolean done;
 
-    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id) {
+    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id, VerifiedToken token) {
       this.call = call;
+      this.token = token;
       this.agent = id.agentUuid();
       String host = hostnameOfAgent.apply(agent);
       this.agentFields = JsonLinesEncoder.grpcAgentFields(
@@ -260,7 +308,7 @@ public final class LogServiceImpl implements BindableService {
 
     @Override
     public synchronized void onNext(RawLogBatch batch) {
-      if (done) {
+      if (done || !recheck()) {
         return;
       }
       stopReceiving();
@@ -311,6 +359,12 @@ public final class LogServiceImpl implements BindableService {
       try {
         while (reader.next()) {
           entries++;
+          if (reader.hasFileInstance()
+              && reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+            throw new LogBatchReader.MalformedBatchException("file_instance of "
+                + reader.fileInstanceLength() + " bytes, more than "
+                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+          }
           int fid = reader.hasFileInstance() ? fileInstances.get(buf,
               reader.fileInstanceOffset(), reader.fileInstanceLength()).quoted.length : 0;
           bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
@@ -422,6 +476,11 @@ public final class LogServiceImpl implements BindableService {
       while (reader.next()) {
         byte[] qfid = null;
         if (reader.hasFileInstance()) {
+          if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+            throw new LogBatchReader.MalformedBatchException("file_instance of "
+                + reader.fileInstanceLength() + " bytes, more than "
+                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+          }
           QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
               reader.fileInstanceLength());
           if (!p.admit(fid.text, reader.offset())) {
@@ -457,6 +516,25 @@ public final class LogServiceImpl implements BindableService {
       return true;
     }
 
+    /**
+     * False (and the call closed) once the token that let the call in is no longer good. A call
+     * the client has half-closed is left to finish: every message it carried was checked when
+     * it arrived, and failing it now would only make the agent send lines again.
+     */
+    synchronized boolean recheck() {
+      if (done || halfClosed) {
+        return true;
+      }
+      InvalidTokenException.Reason why = tokenCheck.recheck(token);
+      if (why == null) {
+        return true;
+      }
+      log.info("closing Send stream of agent {}: {}", agent, why.description());
+      counters.streamsClosedUnauthenticated.increment();
+      fail(Status.UNAUTHENTICATED.withDescription(why.description()));
+      return false;
+    }
+
     private void clearHeld() {
       if (held != null) {
         held = null; // never acknowledged: the agent sends it again
@@ -477,6 +555,7 @@ public final class LogServiceImpl implements BindableService {
 
     synchronized void cancelled() {
       done = true;
+      open.remove(this);
       stopReceiving();
       clearHeld();
       releaseInflight();
@@ -512,6 +591,7 @@ public final class LogServiceImpl implements BindableService {
       }
       done = true;
       releaseInflight();
+      open.remove(this);
       call.onNext(Empty.getDefaultInstance());
       call.onCompleted();
     }
@@ -521,6 +601,7 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       done = true;
+      open.remove(this);
       stopReceiving();
       clearHeld();
       releaseInflight();

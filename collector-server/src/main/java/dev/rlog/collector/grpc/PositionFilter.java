@@ -1,17 +1,19 @@
 package dev.rlog.collector.grpc;
 
 import dev.rlog.collector.flow.Chunk;
+import dev.rlog.collector.store.PositionTable;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
 /**
  * Per agent and file instance, the highest line offset handed to the store; a line at or below
- * it is a re-send and is skipped. Seeded at start from the positions the store recovered, so the
- * filter survives a restart.
+ * it is a re-send and is skipped. The offsets live in the store's {@link PositionTable} (seeded
+ * from what the store recovered, so the filter survives a restart); it forgets an instance
+ * {@code store.dedup_retention} after it last advanced, or when more than
+ * {@code store.dedup_max_instances} are known, and a re-send of a forgotten instance's lines is
+ * stored again.
  *
  * <p>A line is marked accepted in the same critical section that enqueues its chunk (see {@link
  * #withAgent}): two calls of one agent cannot both pass the same line, and a chunk refused by a
@@ -19,21 +21,43 @@ import java.util.function.Function;
  * store refuses all later intake until the collector restarts and re-derives the positions from
  * what was really written, so "accepted" never runs ahead of the store in a way that loses a line.
  *
- * <p>Threading: any thread; one lock per agent.
+ * <p>Threading: any thread. The critical section is per lock stripe ({@value #STRIPES} stripes,
+ * an agent always on the same one), so memory does not grow with the number of agents ever seen;
+ * the table has its own lock, taken once per file instance of a batch.
  */
 public final class PositionFilter {
-  private final ConcurrentHashMap<String, AgentPositions> agents = new ConcurrentHashMap<>();
+  /**
+   * Longest file instance id accepted (our agent's are under 100 bytes): the table keeps ids, so
+   * its memory bound is {@code store.dedup_max_instances} times this, not times a message size.
+   */
+  public static final int MAX_FILE_INSTANCE_BYTES = 256;
 
-  public PositionFilter(Map<String, Map<String, Long>> recovered) {
-    recovered.forEach((agent, fids) -> agents.computeIfAbsent(agent, a -> new AgentPositions())
-        .highest.putAll(fids));
+  /** Lock stripes; a power of two. */
+  static final int STRIPES = 64;
+
+  private final PositionTable table;
+  private final AgentPositions[] stripes = new AgentPositions[STRIPES];
+
+  public PositionFilter(PositionTable table) {
+    this.table = table;
+    for (int i = 0; i < STRIPES; i++) {
+      stripes[i] = new AgentPositions(table);
+    }
   }
 
   /** Runs {@code action} holding the agent's lock, with its positions. */
   public <T> T withAgent(String agent, Function<AgentPositions, T> action) {
-    AgentPositions p = agents.computeIfAbsent(agent, a -> new AgentPositions());
+    int h = agent.hashCode();
+    AgentPositions p = stripes[(h ^ (h >>> 16)) & (STRIPES - 1)];
     synchronized (p) {
-      return action.apply(p);
+      p.agent = agent;
+      try {
+        return action.apply(p);
+      } finally {
+        p.tentative.clear(); // the action committed or rolled back; never leak marks to the next
+        p.looked.clear();
+        p.agent = null;
+      }
     }
   }
 
@@ -47,16 +71,32 @@ public final class PositionFilter {
    * made while building a chunk and either {@link #commit}ted with the enqueue or dropped.
    */
   public static final class AgentPositions {
-    private final HashMap<String, Long> highest = new HashMap<>();
+    private final PositionTable table;
     private final HashMap<String, Long> tentative = new HashMap<>();
+    /**
+     * Offsets read from the table in this critical section: the lines of a batch share a few
+     * instances, so the table's lock is taken once per instance, not per line. Only this agent
+     * (under this stripe) raises its accepted offsets, so a cached value can only be stale by an
+     * eviction that raced with the batch, which forgets the instance anyway.
+     */
+    private final HashMap<String, Long> looked = new HashMap<>();
+    private String agent;
+
+    private AgentPositions(PositionTable table) {
+      this.table = table;
+    }
 
     public long highest(String fid) {
       Long t = tentative.get(fid);
       if (t != null) {
         return t;
       }
-      Long h = highest.get(fid);
-      return h == null ? -1 : h;
+      Long known = looked.get(fid);
+      if (known == null) {
+        known = table.accepted(agent, fid);
+        looked.put(fid, known);
+      }
+      return known;
     }
 
     /** True if the line is new; then marks it tentatively. */
@@ -76,8 +116,10 @@ public final class PositionFilter {
     }
 
     public void commit() {
-      highest.putAll(tentative);
-      tentative.clear();
+      if (!tentative.isEmpty()) {
+        table.accept(agent, tentative);
+        tentative.clear();
+      }
     }
 
     public void rollback() {

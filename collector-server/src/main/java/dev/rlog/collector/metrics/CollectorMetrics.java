@@ -7,6 +7,7 @@ import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.grpc.ByteBudget;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
 import dev.rlog.collector.grpc.SmallCallGuard;
+import dev.rlog.collector.store.PositionTable;
 import dev.rlog.collector.store.SegmentStore;
 import dev.rlog.collector.store.StoreWriter;
 import dev.rlog.collector.tcp.TcpIngestCounters;
@@ -75,6 +76,9 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_tcp_connections_accepted_total", "TCP connections accepted", tcp::connectionsOpened);
     counter("rlog_tcp_refused_not_allowed_total",
         "TCP connections closed at once: source not in tcp.allow", tcp::connectionsRefusedNotAllowed);
+    counter("rlog_tcp_tls_handshake_failed_total",
+        "TCP connections to a TLS port closed because the handshake failed (plaintext client,"
+            + " missing or unknown client certificate)", tcp::tlsHandshakesFailed);
     counter("rlog_tcp_refused_max_connections_total",
         "TCP connections closed at once: tcp.max_connections were open",
         tcp::connectionsRefusedMaxConnections);
@@ -97,6 +101,9 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_grpc_duplicates_skipped_total",
         "Lines at or below the committed position of their file instance (re-sends)",
         grpc::duplicatesSkipped);
+    counter("rlog_grpc_streams_closed_unauthenticated_total",
+        "Send streams closed because their access token expired or was revoked while open",
+        grpc::streamsClosedUnauthenticated);
     counter("rlog_grpc_calls_failed_total", "Send calls failed because the store could not take them",
         grpc::callsFailed);
     gauge("rlog_grpc_inflight_bytes",
@@ -117,15 +124,33 @@ public final class CollectorMetrics implements AutoCloseable {
         grpcSmallCalls::tooLarge);
     counter("rlog_grpc_auth_calls_refused_total",
         "Register/Refresh calls refused beyond grpc.max_auth_calls", grpcSmallCalls::refusedBusy);
+    counter("rlog_grpc_idle_receivers_closed_total",
+        "Calls ended for holding a receive permit without a message for grpc.receive_idle_timeout"
+            + " while others waited", () -> grpc.idleReceiversClosed() + grpcSmallCalls.idleClosed());
     counter("rlog_store_records_total", "Records written to the store", store::recordsWritten);
     counter("rlog_store_bytes_total", "Bytes written to the store", store::bytesWritten);
     counter("rlog_store_rotations_total", "Segment rotations", store::rotations);
     counter("rlog_store_torn_bytes_dropped_total",
         "Bytes of a torn last record cut at recovery", store::tornBytesDropped);
+    PositionTable dedup = store.positions();
+    CounterWithCallback.builder().name("rlog_dedup_evictions_total")
+        .help("File instances the duplicate filter forgot: expired (store.dedup_retention after "
+            + "their last advance) or capacity (store.dedup_max_instances reached); a re-send of "
+            + "their lines is stored again")
+        .labelNames("reason")
+        .callback(cb -> {
+          cb.call(dedup.expired(), "expired");
+          cb.call(dedup.evictedForCapacity(), "capacity");
+        }).register(registry);
+    gauge("rlog_dedup_instances", "File instances the duplicate filter remembers", dedup::size);
+    gauge("rlog_dedup_max_instances", "store.dedup_max_instances", dedup::maxInstances);
     gauge("rlog_store_write_mib_per_second", "Store write rate since the previous scrape",
         () -> writeRate(store.bytesWritten()));
     counter("rlog_auth_rejected_total", "Calls rejected for a missing, forged or expired token",
         auth::rejected);
+    counter("rlog_auth_identity_refusals_total",
+        "Registrations that named an agent uuid without its secret and got a fresh uuid",
+        agents::identityRefusals);
     gauge("rlog_agents_registered", "Agents known to the collector",
         () -> agents.snapshot().size());
     gauge("rlog_agents_online", "Agents with a recent heartbeat", () -> {

@@ -1,34 +1,54 @@
 package dev.rlog.collector.store;
 
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rlog.common.config.AtomicFiles;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * The store's positions checkpoint, {@code <store dir>/positions.json}: the committed positions
- * as of a commit point, so recovery only re-scans the store after that point.
+ * The store's positions checkpoint, {@code <store dir>/positions.json}: the live committed
+ * positions of the duplicate filter ({@link PositionTable}) as of a commit point, so recovery
+ * only re-scans the store after that point and expiry goes on where it was.
  *
  * <pre>
- * {"version":1,
+ * {"version":2,
  *  "segment":"segment-00000000000000000007.jsonl",   commit point: segment ...
  *  "offset":1048576,                                    ... and byte offset in it
- *  "positions":{"&lt;agent&gt;":{"&lt;file instance&gt;":12345}}}
+ *  "positions":{"&lt;agent&gt;":{"&lt;file instance&gt;":[12345,1732226487123]}}}
+ *                                          committed offset ^  ^ last advance, epoch ms
  * </pre>
+ *
+ * <p>Version 1 (written before the filter had a retention) held {@code "<file instance>":12345}
+ * with no time; it is still read, its entries taken as advanced when read (so they live one full
+ * retention from the upgrade), and the next checkpoint is written as version 2. Holds only what
+ * the table holds, so its size is bounded by {@code store.dedup_max_instances} (about 70 bytes an
+ * entry).
  *
  * <p>Written atomically ({@link AtomicFiles#write}), so a reader sees the old or the new file,
  * never a mix. The caller makes the segment bytes up to {@code offset} durable before writing
  * it, so a checkpoint never names bytes the disk could still lose.
+ *
+ * @param positions least recently advanced first (the order {@link PositionTable#restore} wants)
  */
-record Checkpoint(String segment, long offset, Map<String, Map<String, Long>> positions) {
+record Checkpoint(String segment, long offset, List<PositionTable.Committed> positions) {
   static final String FILE_NAME = "positions.json";
-  static final int VERSION = 1;
+  static final int VERSION = 2;
+  /** The version without last-advance times; read, never written. */
+  static final int VERSION_WITHOUT_TIMES = 1;
+  /** Last-advance time of a version-1 entry: unknown. */
+  static final long UNKNOWN_TIME = -1;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -46,24 +66,41 @@ record Checkpoint(String segment, long offset, Map<String, Map<String, Long>> po
   }
 
   Checkpoint {
-    positions = Map.copyOf(positions);
+    positions = List.copyOf(positions);
   }
 
   void write(Path file) throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    root.put("version", VERSION);
-    root.put("segment", segment);
-    root.put("offset", offset);
-    ObjectNode agents = root.putObject("positions");
-    positions.forEach((agent, files) -> {
-      ObjectNode node = agents.putObject(agent);
-      files.forEach(node::put);
-    });
-    AtomicFiles.write(file, JSON.writeValueAsBytes(root));
+    // Streamed, not built as a tree: the table may hold many entries.
+    Map<String, List<PositionTable.Committed>> byAgent = new LinkedHashMap<>();
+    for (PositionTable.Committed c : positions) {
+      byAgent.computeIfAbsent(c.agent(), a -> new ArrayList<>()).add(c);
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(64 + positions.size() * 72);
+    try (JsonGenerator g = JSON.getFactory().createGenerator(out, JsonEncoding.UTF8)) {
+      g.writeStartObject();
+      g.writeNumberField("version", VERSION);
+      g.writeStringField("segment", segment);
+      g.writeNumberField("offset", offset);
+      g.writeObjectFieldStart("positions");
+      for (Map.Entry<String, List<PositionTable.Committed>> agent : byAgent.entrySet()) {
+        g.writeObjectFieldStart(agent.getKey());
+        for (PositionTable.Committed c : agent.getValue()) {
+          g.writeFieldName(c.fileInstance());
+          g.writeStartArray();
+          g.writeNumber(c.offset());
+          g.writeNumber(c.advancedAtMillis());
+          g.writeEndArray();
+        }
+        g.writeEndObject();
+      }
+      g.writeEndObject();
+      g.writeEndObject();
+    }
+    AtomicFiles.write(file, out.toByteArray());
   }
 
   /**
-   * Reads a checkpoint; {@code null} if the file does not exist.
+   * Reads a checkpoint (version 1 or 2); {@code null} if the file does not exist.
    *
    * @throws InvalidCheckpointException if it exists but cannot be understood
    */
@@ -84,9 +121,11 @@ record Checkpoint(String segment, long offset, Map<String, Map<String, Long>> po
       throw new InvalidCheckpointException(file + " is not a JSON object");
     }
     JsonNode version = root.get("version");
-    if (version == null || !version.isInt() || version.intValue() != VERSION) {
+    if (version == null || !version.isInt()
+        || (version.intValue() != VERSION && version.intValue() != VERSION_WITHOUT_TIMES)) {
       throw new InvalidCheckpointException(file + ": unsupported version " + version);
     }
+    boolean timed = version.intValue() == VERSION;
     JsonNode segment = root.get("segment");
     if (segment == null || !segment.isTextual()
         || SegmentStore.sequenceOf(segment.textValue()) < 0) {
@@ -101,21 +140,38 @@ record Checkpoint(String segment, long offset, Map<String, Map<String, Long>> po
     if (agents == null || !agents.isObject()) {
       throw new InvalidCheckpointException(file + ": missing positions");
     }
-    Map<String, Map<String, Long>> positions = new HashMap<>();
+    List<PositionTable.Committed> positions = new ArrayList<>();
     for (Map.Entry<String, JsonNode> agent : agents.properties()) {
       if (!agent.getValue().isObject()) {
         throw new InvalidCheckpointException(file + ": bad positions of agent " + agent.getKey());
       }
-      Map<String, Long> files = new HashMap<>();
       for (Map.Entry<String, JsonNode> e : agent.getValue().properties()) {
-        if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToLong()) {
+        JsonNode v = e.getValue();
+        JsonNode off = timed ? (v.isArray() && v.size() == 2 ? v.get(0) : null) : v;
+        JsonNode at = timed && v.isArray() && v.size() == 2 ? v.get(1) : null;
+        if (!isLong(off) || (timed && !isLong(at))) {
           throw new InvalidCheckpointException(
-              file + ": bad offset for " + agent.getKey() + "/" + e.getKey());
+              file + ": bad position for " + agent.getKey() + "/" + e.getKey());
         }
-        files.put(e.getKey(), e.getValue().longValue());
+        positions.add(new PositionTable.Committed(agent.getKey(), e.getKey(), off.longValue(),
+            timed ? at.longValue() : UNKNOWN_TIME));
       }
-      positions.put(agent.getKey(), Map.copyOf(files));
     }
+    // Grouped by agent in the file; the table wants least recently advanced first.
+    positions.sort(Comparator.comparingLong(PositionTable.Committed::advancedAtMillis));
     return new Checkpoint(segment.textValue(), offset.longValue(), positions);
+  }
+
+  /** The offsets as agent, then file instance, then offset (without times). */
+  Map<String, Map<String, Long>> offsets() {
+    Map<String, Map<String, Long>> out = new HashMap<>();
+    for (PositionTable.Committed c : positions) {
+      out.computeIfAbsent(c.agent(), a -> new HashMap<>()).put(c.fileInstance(), c.offset());
+    }
+    return out;
+  }
+
+  private static boolean isLong(JsonNode n) {
+    return n != null && n.isIntegralNumber() && n.canConvertToLong();
   }
 }

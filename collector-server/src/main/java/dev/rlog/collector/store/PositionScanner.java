@@ -8,6 +8,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.Arrays;
 
 /**
@@ -15,8 +17,8 @@ import java.util.Arrays;
  * offset) of every gRPC record that carries a position, so the committed positions reflect
  * everything in the store even past the last checkpoint.
  *
- * <p>Records are JSON Lines (see {@code JsonLinesEncoder}); only {@code src}, {@code agent},
- * {@code fid} and {@code off} are looked at, and a line is left as soon as it is known to be a
+ * <p>Records are JSON Lines (see {@code JsonLinesEncoder}); only {@code recv}, {@code src},
+ * {@code agent}, {@code fid} and {@code off} are looked at, and a line is left as soon as it is known to be a
  * TCP record or all four are found (the encoder writes them before the line), so the (possibly large) {@code line} and
  * {@code payload} values are normally not even tokenised. A line that is not a JSON object is
  * counted in {@link #unreadableLines()} and skipped: it cannot carry a position we could honour.
@@ -28,7 +30,8 @@ final class PositionScanner {
   /** Receives each position found, in store order. */
   @FunctionalInterface
   interface Sink {
-    void position(String agent, String fileInstance, long offset);
+    /** {@code receivedAtMillis}: the record's {@code recv} time, or -1 if it has none. */
+    void position(String agent, String fileInstance, long offset, long receivedAtMillis);
   }
 
   private static final JsonFactory JSON = new JsonFactory();
@@ -39,6 +42,9 @@ final class PositionScanner {
   private long lines;
   private long unreadableLines;
   private long bytes;
+  /** The last {@code recv} text parsed and its value: neighbouring records share a millisecond. */
+  private String lastRecvText;
+  private long lastRecvMillis = -1;
 
   PositionScanner(Sink sink) {
     this.sink = sink;
@@ -93,6 +99,7 @@ final class PositionScanner {
     String agent = null;
     String fid = null;
     long offset = -1;
+    String recv = null;
     try (JsonParser p = JSON.createParser(b, off, len)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         unreadableLines++;
@@ -103,6 +110,9 @@ final class PositionScanner {
         String name = p.currentName();
         JsonToken value = p.nextToken();
         switch (name) {
+          case "recv":
+            recv = value == JsonToken.VALUE_STRING ? p.getText() : null;
+            break;
           case "src":
             if (value != JsonToken.VALUE_STRING || !"grpc".equals(p.getText())) {
               return; // TCP records carry no positions
@@ -134,8 +144,25 @@ final class PositionScanner {
       return;
     }
     if (grpc && agent != null && fid != null && offset >= 0) {
-      sink.position(agent, fid, offset);
+      sink.position(agent, fid, offset, receivedAt(recv));
     }
+  }
+
+  private long receivedAt(String recv) {
+    if (recv == null) {
+      return -1;
+    }
+    if (!recv.equals(lastRecvText)) {
+      long millis;
+      try {
+        millis = Instant.parse(recv).toEpochMilli();
+      } catch (DateTimeParseException | ArithmeticException e) {
+        millis = -1;
+      }
+      lastRecvText = recv;
+      lastRecvMillis = millis;
+    }
+    return lastRecvMillis;
   }
 
   long lines() {

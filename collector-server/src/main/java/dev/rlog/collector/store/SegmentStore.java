@@ -2,6 +2,7 @@ package dev.rlog.collector.store;
 
 import dev.rlog.collector.flow.Chunk;
 import dev.rlog.common.config.AtomicFiles;
+import dev.rlog.common.time.Clock;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
@@ -14,11 +15,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -27,7 +25,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The embedded store: one directory of size-rotated JSON Lines segment files, written by one
  * thread, with a commit point and the committed positions (per agent and file instance, the
- * highest line offset stored) that let the gRPC path skip lines it already stored.
+ * highest line offset stored) that let the gRPC path skip lines it already stored. The positions
+ * live in a {@link PositionTable}, bounded by {@link StoreOptions#dedupRetention()} and
+ * {@link StoreOptions#dedupMaxInstances()}, which the gRPC duplicate filter shares.
  *
  * <pre>
  * &lt;dir&gt;/segment-00000000000000000000.jsonl   rotated: never written again
@@ -57,8 +57,10 @@ import org.slf4j.LoggerFactory;
  * <p><b>Recovery ({@link #open}).</b> The active (last) segment may end in a torn record (killed
  * mid-write, or power loss): it is cut after its last newline, counted in
  * {@link #tornBytesDropped()}. Earlier segments are complete by construction. The positions are
- * loaded from the checkpoint and raised by re-scanning every record after its commit point; with
- * no usable checkpoint every segment is scanned. A checkpoint whose segment no longer exists
+ * loaded from the checkpoint (with their last-advance times) and raised by re-scanning every
+ * record after its commit point, each taken as advanced at its {@code recv} time; with no usable
+ * checkpoint every segment is scanned. Retention and the instance cap apply while loading, so a
+ * long history never holds more than the bound. A checkpoint whose segment no longer exists
  * (removed by retention) still counts: the directory entry was made durable before any
  * checkpoint could name it. A checkpoint that names more bytes than its segment holds is
  * distrusted and everything is scanned. After a restart appends continue in the same last
@@ -67,8 +69,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> Not thread-safe: one owner thread (the {@link StoreWriter}) calls
  * {@link #append}, {@link #checkpoint} and {@link #close}. {@link #committedOffset},
  * {@link #committedPositions} and the counters may be read from any thread; they only ever show
- * committed data. <b>Bounds:</b> memory is the write buffer plus the positions map, one entry per
- * (agent, file instance) ever seen.
+ * committed data. <b>Bounds:</b> memory is the write buffer plus the position table, at most
+ * {@link StoreOptions#dedupMaxInstances()} entries, each forgotten
+ * {@link StoreOptions#dedupRetention()} after it last advanced.
  */
 public final class SegmentStore implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(SegmentStore.class);
@@ -92,7 +95,7 @@ public final class SegmentStore implements Closeable {
   private final RotationPolicy rotation;
   private final ChannelOpener opener;
   private final ByteBuffer buffer;
-  private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicLong>> positions;
+  private final PositionTable positions;
   private final long tornBytesDropped;
   private final long unreadableRecords;
 
@@ -117,7 +120,7 @@ public final class SegmentStore implements Closeable {
 
   private SegmentStore(
       Path dir, StoreOptions options, ChannelOpener opener, int writeBufferBytes,
-      ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicLong>> positions,
+      PositionTable positions,
       long tornBytesDropped, long unreadableRecords, long seq, FileChannel channel, long size) {
     this.dir = dir;
     this.options = options;
@@ -138,12 +141,24 @@ public final class SegmentStore implements Closeable {
    * Opens (creating it if missing) and recovers the store in {@code dir}: cuts a torn last
    * record and rebuilds the committed positions. See the class comment.
    */
+  public static SegmentStore open(Path dir, StoreOptions options, Clock clock)
+      throws IOException {
+    return open(dir, options, clock, FileChannel::open, DEFAULT_WRITE_BUFFER_BYTES);
+  }
+
+  /** With the system clock (tests that do not look at expiry). */
   public static SegmentStore open(Path dir, StoreOptions options) throws IOException {
-    return open(dir, options, FileChannel::open, DEFAULT_WRITE_BUFFER_BYTES);
+    return open(dir, options, Clock.system());
   }
 
   static SegmentStore open(
       Path dir, StoreOptions options, ChannelOpener opener, int writeBufferBytes)
+      throws IOException {
+    return open(dir, options, Clock.system(), opener, writeBufferBytes);
+  }
+
+  static SegmentStore open(
+      Path dir, StoreOptions options, Clock clock, ChannelOpener opener, int writeBufferBytes)
       throws IOException {
     if (writeBufferBytes <= 0) {
       throw new IllegalArgumentException("writeBufferBytes must be > 0, got " + writeBufferBytes);
@@ -188,8 +203,8 @@ public final class SegmentStore implements Closeable {
         activeSeq = seqs.get(seqs.size() - 1);
       }
 
-      ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicLong>> positions =
-          new ConcurrentHashMap<>();
+      PositionTable positions =
+          new PositionTable(clock, options.dedupRetention(), options.dedupMaxInstances());
       long startSeq = seqs.get(0);
       long startOffset = 0;
       if (checkpoint != null) {
@@ -201,8 +216,9 @@ public final class SegmentStore implements Closeable {
           log.warn("store {}: checkpoint names {} bytes of {} but it holds {}; scanning all",
               dir, checkpoint.offset(), checkpoint.segment(), cpSegmentSize);
         } else {
-          checkpoint.positions().forEach((agent, files) ->
-              files.forEach((fid, off) -> raise(positions, agent, fid, off)));
+          for (PositionTable.Committed c : checkpoint.positions()) {
+            positions.restore(c.agent(), c.fileInstance(), c.offset(), c.advancedAtMillis());
+          }
           if (idx >= 0) {
             startSeq = checkpointSeq;
             startOffset = checkpoint.offset();
@@ -214,8 +230,7 @@ public final class SegmentStore implements Closeable {
         }
       }
 
-      PositionScanner scanner =
-          new PositionScanner((agent, fid, off) -> raise(positions, agent, fid, off));
+      PositionScanner scanner = new PositionScanner(positions::restore);
       for (long seq : seqs) {
         if (seq < startSeq) {
           continue;
@@ -235,9 +250,11 @@ public final class SegmentStore implements Closeable {
             dir, scanner.unreadableLines());
       }
       log.info("opened store {}: {} segments, active {} at {} bytes, scanned {} bytes "
-              + "({} records) from {}:{}, positions of {} agents",
+              + "({} records) from {}:{}, positions of {} file instances ({} expired, {} over "
+              + "the cap of {})",
           dir, seqs.size(), nameOf(activeSeq), activeSize, scanner.bytes(), scanner.lines(),
-          nameOf(startSeq), startOffset, positions.size());
+          nameOf(startSeq), startOffset, positions.size(), positions.expired(),
+          positions.evictedForCapacity(), positions.maxInstances());
       return new SegmentStore(dir, options, opener, writeBufferBytes, positions, torn,
           scanner.unreadableLines(), activeSeq, channel, activeSize);
     } catch (IOException | RuntimeException e) {
@@ -318,11 +335,7 @@ public final class SegmentStore implements Closeable {
       Chunk chunk = chunks.get(i);
       bytes += chunk.length();
       records += chunk.records();
-      List<Chunk.Position> ps = chunk.positions();
-      for (int j = 0, m = ps.size(); j < m; j++) {
-        Chunk.Position p = ps.get(j);
-        raise(positions, p.agent(), p.fileInstance(), p.offset());
-      }
+      positions.commit(chunk.positions());
     }
     committedSize = writtenSize;
     lastAppendCommitted = to;
@@ -427,7 +440,7 @@ public final class SegmentStore implements Closeable {
       if (channel.isOpen()) {
         channel.force(false);
       }
-      new Checkpoint(segmentName, committedSize, committedPositions())
+      new Checkpoint(segmentName, committedSize, positions.committedSnapshot())
           .write(dir.resolve(CHECKPOINT_FILE));
       dirty = false;
     } catch (IOException e) {
@@ -468,36 +481,24 @@ public final class SegmentStore implements Closeable {
    * Any thread; lock-free.
    */
   public long committedOffset(String agent, String fileInstance) {
-    Map<String, AtomicLong> files = positions.get(agent);
-    if (files == null) {
-      return -1;
-    }
-    AtomicLong offset = files.get(fileInstance);
-    return offset == null ? -1 : offset.get();
+    return positions.committed(agent, fileInstance);
   }
 
   /**
    * An immutable copy of the committed positions: agent, then file instance, then the highest
-   * committed offset. Any thread; taken concurrently with an append it may miss part of that
-   * append, but never shows anything uncommitted.
+   * committed offset, live entries only. Any thread; taken concurrently with an append it may
+   * miss part of that append, but never shows anything uncommitted.
    */
   public Map<String, Map<String, Long>> committedPositions() {
-    Map<String, Map<String, Long>> out = new HashMap<>();
-    positions.forEach((agent, files) -> {
-      Map<String, Long> copy = new HashMap<>();
-      files.forEach((fid, offset) -> copy.put(fid, offset.get()));
-      out.put(agent, Map.copyOf(copy));
-    });
-    return Map.copyOf(out);
+    return positions.committedPositions();
   }
 
-  private static void raise(
-      ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicLong>> positions,
-      String agent, String fileInstance, long offset) {
-    positions
-        .computeIfAbsent(agent, a -> new ConcurrentHashMap<>())
-        .computeIfAbsent(fileInstance, f -> new AtomicLong(-1))
-        .accumulateAndGet(offset, Math::max);
+  /**
+   * The position table: the committed positions, shared with the gRPC duplicate filter, which
+   * adds accepted (enqueued, not yet committed) offsets to it. Any thread.
+   */
+  public PositionTable positions() {
+    return positions;
   }
 
   public Path directory() {

@@ -1,5 +1,6 @@
 package dev.rlog.collector.store;
 
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -7,26 +8,58 @@ import java.util.Objects;
  *
  * @param maxSegmentBytes rotation size (see {@link RotationPolicy}); must be &gt; 0
  * @param fsync when the commit point advances
+ * @param dedupRetention how long the duplicate filter remembers a file instance after it last
+ *     advanced (see {@link PositionTable}); must be &gt; 0
+ * @param dedupMaxInstances how many file instances the duplicate filter remembers at most; past
+ *     it the least recently advanced is forgotten; must be &gt;= 1
  */
-public record StoreOptions(long maxSegmentBytes, FsyncPolicy fsync) {
+public record StoreOptions(
+    long maxSegmentBytes, FsyncPolicy fsync, Duration dedupRetention, int dedupMaxInstances) {
+
+  /** {@code store.dedup_retention}: DESIGN.md's 7 days. */
+  public static final Duration DEFAULT_DEDUP_RETENTION = Duration.ofDays(7);
+  /**
+   * {@code store.dedup_max_instances}. An entry costs about 180 bytes of heap with agent-style
+   * file instance ids (measured by {@code PositionTableMemoryTest}), so 50,000 entries take about
+   * 9 MiB of the default 112 MiB collector heap, and the checkpoint about 3 MiB (57 bytes an
+   * entry). 50,000 is e.g. 500 agents with 14 log files each rotated daily for a week.
+   */
+  public static final int DEFAULT_DEDUP_MAX_INSTANCES = 50_000;
 
   public StoreOptions {
     if (maxSegmentBytes <= 0) {
       throw new IllegalArgumentException("maxSegmentBytes must be > 0, got " + maxSegmentBytes);
     }
     Objects.requireNonNull(fsync, "fsync");
+    Objects.requireNonNull(dedupRetention, "dedupRetention");
+    if (dedupRetention.isNegative() || dedupRetention.isZero()) {
+      throw new IllegalArgumentException("dedupRetention must be > 0, got " + dedupRetention);
+    }
+    if (dedupMaxInstances < 1) {
+      throw new IllegalArgumentException(
+          "dedupMaxInstances must be >= 1, got " + dedupMaxInstances);
+    }
   }
 
-  /** 128 MiB segments, {@link FsyncPolicy#NEVER}. */
+  /** With the default duplicate-filter bounds. */
+  public StoreOptions(long maxSegmentBytes, FsyncPolicy fsync) {
+    this(maxSegmentBytes, fsync, DEFAULT_DEDUP_RETENTION, DEFAULT_DEDUP_MAX_INSTANCES);
+  }
+
+  /** 128 MiB segments, {@link FsyncPolicy#NEVER}, default duplicate-filter bounds. */
   public static StoreOptions defaults() {
     return new StoreOptions(RotationPolicy.DEFAULT_MAX_SEGMENT_BYTES, FsyncPolicy.DEFAULT);
   }
 
   public StoreOptions withMaxSegmentBytes(long bytes) {
-    return new StoreOptions(bytes, fsync);
+    return new StoreOptions(bytes, fsync, dedupRetention, dedupMaxInstances);
   }
 
   public StoreOptions withFsync(FsyncPolicy policy) {
-    return new StoreOptions(maxSegmentBytes, policy);
+    return new StoreOptions(maxSegmentBytes, policy, dedupRetention, dedupMaxInstances);
+  }
+
+  public StoreOptions withDedup(Duration retention, int maxInstances) {
+    return new StoreOptions(maxSegmentBytes, fsync, retention, maxInstances);
   }
 }

@@ -22,6 +22,7 @@ public final class TcpIngestCounters implements TcpIngestMetrics {
   private final AtomicLong recordsDropped = new AtomicLong();
   private final AtomicLong refusedNotAllowed = new AtomicLong();
   private final AtomicLong refusedMaxConnections = new AtomicLong();
+  private final AtomicLong tlsHandshakeFailed = new AtomicLong();
   private final AtomicLong partialBudgetExceeded = new AtomicLong();
   private final AtomicLong partialTimedOut = new AtomicLong();
 
@@ -149,6 +150,16 @@ public final class TcpIngestCounters implements TcpIngestMetrics {
   @Override
   public void partialTimedOut() {
     partialTimedOut.incrementAndGet();
+  }
+
+  @Override
+  public void tlsHandshakeFailed() {
+    tlsHandshakeFailed.incrementAndGet();
+  }
+
+  /** Connections to a TLS port closed because their handshake failed. */
+  public long tlsHandshakesFailed() {
+    return tlsHandshakeFailed.get();
   }
 
   /** Connections closed at once: the source is not in {@code tcp.allow}. */

@@ -49,4 +49,10 @@ public interface TcpIngestMetrics {
 
   /** A connection was closed because its incomplete record received nothing for too long. */
   default void partialTimedOut() {}
+
+  /**
+   * A connection to a TLS port failed its handshake (a plaintext client, an unknown or missing
+   * client certificate, no common protocol) and was closed before any record was read.
+   */
+  default void tlsHandshakeFailed() {}
 }

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
@@ -58,6 +59,14 @@ import org.slf4j.LoggerFactory;
  * {@link TcpIngestOptions#maxConnections()} or from outside {@link TcpIngestOptions#allow()} are
  * closed as soon as accepted. Each is counted in {@link TcpIngestMetrics}.
  *
+ * <p><b>TLS</b> (optional): with an {@link SslContext} every admitted connection gets an
+ * {@code SslHandler} in front of the frame handler, which then sees plaintext only; a failed
+ * handshake (a plaintext sender, a missing or unknown client certificate) closes the connection
+ * and is counted ({@link TlsHandshakeObserver}). Pausing works as without TLS ({@code
+ * autoRead=false}); the {@code SslHandler} may still read to complete one TLS record it has
+ * begun, so a paused TLS connection can hold one TLS record (at most 16 KiB of plaintext plus
+ * its overhead) on top of the one read above.
+ *
  * <p><b>Shutdown</b> stops accepting, then on each connection's event loop stops reading, forces
  * any held chunk into the queue ({@link IngestQueue#forceOffer}) and closes the connection, then
  * stops the event loops. Records read before shutdown are never lost; bytes still in kernel
@@ -86,6 +95,9 @@ public final class TcpIngestServer implements Service {
   /** Connections past the allowlist and the limit, open now. */
   private final AtomicInteger openConnections = new AtomicInteger();
   private final AtomicBoolean refusalLogged = new AtomicBoolean();
+  private final AtomicBoolean handshakeFailureLogged = new AtomicBoolean();
+  /** Null for a plaintext port. */
+  private final SslContext tls;
 
   private final Object lock = new Object();
   private EventLoopGroup acceptGroup; // guarded by lock
@@ -96,6 +108,17 @@ public final class TcpIngestServer implements Service {
 
   public TcpIngestServer(
       TcpIngestOptions options, IngestQueue queue, Clock clock, TcpIngestMetrics metrics) {
+    this(options, queue, clock, metrics, null);
+  }
+
+  /**
+   * @param tls when not null, every connection must complete a TLS handshake with this context
+   *     before any byte reaches the frame decoder; a failed handshake is counted
+   *     ({@link TcpIngestMetrics#tlsHandshakeFailed}) and closes the connection
+   */
+  public TcpIngestServer(TcpIngestOptions options, IngestQueue queue, Clock clock,
+      TcpIngestMetrics metrics, SslContext tls) {
+    this.tls = tls;
     this.options = Objects.requireNonNull(options, "options");
     this.queue = Objects.requireNonNull(queue, "queue");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -146,6 +169,13 @@ public final class TcpIngestServer implements Service {
             @Override
             protected void initChannel(Channel ch) {
               if (admit(ch)) {
+                if (tls != null) {
+                  // Decrypts before the frame handler; it honours autoRead, so a paused
+                  // connection still stops reading. One socket read (maxReadBytes) is what a
+                  // paused connection can hold, decrypted, as on a plaintext port.
+                  ch.pipeline().addLast(tls.newHandler(ch.alloc()),
+                      new TlsHandshakeObserver(metrics, handshakeFailureLogged));
+                }
                 ch.pipeline().addLast(new FrameIngestHandler(queue, clock, metrics,
                     options.maxFrameLength(), readScratch, live, partialBudget,
                     options.partialTimeout()));
@@ -165,8 +195,9 @@ public final class TcpIngestServer implements Service {
             + options.port(), bound.cause());
       }
       serverChannel = bound.channel();
-      log.info("TCP ingest listening on {} ({}, {} I/O threads, records up to {} bytes, up to {}"
+      log.info("TCP ingest listening on {} ({}{}, {} I/O threads, records up to {} bytes, up to {}"
           + " connections from {})", serverChannel.localAddress(), transport.name(),
+          tls == null ? "" : ", TLS",
           options.workerThreads(), options.maxFrameLength(), options.maxConnections(), allow);
     }
   }

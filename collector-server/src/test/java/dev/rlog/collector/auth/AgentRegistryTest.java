@@ -225,6 +225,126 @@ class AgentRegistryTest {
   }
 
   @Test
+  void aUuidRegisteredWithASecretIsKeptOnlyWithThatSecret() throws Exception {
+    String secret = SecretHashes.newSecret(32);
+    IssuedTokens victim = agents.register(web, request("victim", null, secret));
+    long generation = issuer.verifyClaims(victim.accessToken()).generation();
+
+    IssuedTokens noSecret = agents.register(web, request("thief", victim.agentUuid()));
+    IssuedTokens wrongSecret = agents.register(web,
+        request("thief", victim.agentUuid(), SecretHashes.newSecret(32)));
+
+    assertThat(noSecret.agentUuid()).isNotEqualTo(victim.agentUuid());
+    assertThat(wrongSecret.agentUuid()).isNotIn(victim.agentUuid(), noSecret.agentUuid());
+    assertThat(agents.identityRefusals()).isEqualTo(2);
+    // The victim was not touched: same host, its tokens still good.
+    assertThat(agents.find(victim.agentUuid()).orElseThrow().hostname()).isEqualTo("victim");
+    assertThat(agents.isTokenCurrent(victim.agentUuid(), "web", generation)).isTrue();
+    assertThat(agents.refresh(victim.refreshToken()).agentUuid()).isEqualTo(victim.agentUuid());
+
+    IssuedTokens back = agents.register(web, request("victim", victim.agentUuid(), secret));
+    assertThat(back.agentUuid()).isEqualTo(victim.agentUuid());
+    assertThat(agents.identityRefusals()).isEqualTo(2);
+
+    // Only the hash is stored, and it survives a restart.
+    String content = Files.readString(stateDir.resolve(AgentRegistry.FILE_NAME));
+    assertThat(content).contains(SecretHashes.sha256Hex(secret)).doesNotContain(secret);
+    AgentRegistry restarted = AgentRegistry.open(stateDir, clock, issuer);
+    assertThat(restarted.register(web, request("thief", victim.agentUuid())).agentUuid())
+        .isNotEqualTo(victim.agentUuid());
+    assertThat(restarted.register(web, request("victim", victim.agentUuid(), secret)).agentUuid())
+        .isEqualTo(victim.agentUuid());
+    assertThat(restarted.find(victim.agentUuid()).orElseThrow().hasSecret()).isTrue();
+  }
+
+  @Test
+  void aSecretlessUuidKeepsTheOriginalRuleAndCannotBeClaimedWithASecret() throws Exception {
+    IssuedTokens original = agents.register(web, request("old-agent", null));
+    assertThat(agents.find(original.agentUuid()).orElseThrow().hasSecret()).isFalse();
+
+    assertThat(agents.register(web, request("old-agent", original.agentUuid())).agentUuid())
+        .isEqualTo(original.agentUuid());
+    IssuedTokens claim = agents.register(web,
+        request("claimer", original.agentUuid(), SecretHashes.newSecret(32)));
+    assertThat(claim.agentUuid()).isNotEqualTo(original.agentUuid());
+    assertThat(agents.identityRefusals()).isEqualTo(1);
+    // The original agent is not locked out.
+    assertThat(agents.register(web, request("old-agent", original.agentUuid())).agentUuid())
+        .isEqualTo(original.agentUuid());
+    assertThat(agents.find(original.agentUuid()).orElseThrow().hasSecret()).isFalse();
+  }
+
+  @Test
+  void aFailedWriteOfARefreshLeavesTheTokensAsTheyWere() throws Exception {
+    FailingWriter writer = new FailingWriter();
+    AgentRegistry reg = AgentRegistry.open(stateDir.resolve("w"), clock, issuer, writer);
+    IssuedTokens t0 = reg.register(web, request("host-1", null, SecretHashes.newSecret(32)));
+    long generation = issuer.verifyClaims(t0.accessToken()).generation();
+    String fileBefore = Files.readString(stateDir.resolve("w").resolve(AgentRegistry.FILE_NAME));
+
+    writer.failing = true;
+    assertThrows(java.io.IOException.class, () -> reg.refresh(t0.refreshToken()));
+    assertThrows(java.io.IOException.class, () -> reg.rotateRefresh(t0.agentUuid()));
+    assertThat(Files.readString(stateDir.resolve("w").resolve(AgentRegistry.FILE_NAME)))
+        .isEqualTo(fileBefore);
+
+    writer.failing = false;
+    // The retry with the same token is honoured, not taken for reuse.
+    IssuedTokens t1 = reg.refresh(t0.refreshToken());
+    assertThat(t1.agentUuid()).isEqualTo(t0.agentUuid());
+    assertThat(reg.find(t0.agentUuid()).orElseThrow().revoked()).isFalse();
+    assertThat(reg.isTokenCurrent(t0.agentUuid(), "web", generation)).isTrue();
+  }
+
+  @Test
+  void aFailedWriteOfARegistrationChangesNothing() throws Exception {
+    FailingWriter writer = new FailingWriter();
+    AgentRegistry reg = AgentRegistry.open(stateDir.resolve("w"), clock, issuer, writer);
+    String secret = SecretHashes.newSecret(32);
+    IssuedTokens t0 = reg.register(web, request("host-1", null, secret));
+    long generation = issuer.verifyClaims(t0.accessToken()).generation();
+    reg.heartbeat(t0.agentUuid(), 1234, 5, 6);
+
+    writer.failing = true;
+    assertThrows(java.io.IOException.class,
+        () -> reg.register(web, request("host-2", t0.agentUuid(), secret)));
+    assertThrows(java.io.IOException.class, () -> reg.register(web, request("new", null)));
+
+    assertThat(reg.snapshot()).singleElement().satisfies(a -> {
+      assertThat(a.hostname()).isEqualTo("host-1");
+      assertThat(a.tokenGeneration()).isEqualTo(generation);
+      assertThat(a.lastHeartbeatMillis()).isEqualTo(1234);
+    });
+    assertThat(reg.isTokenCurrent(t0.agentUuid(), "web", generation)).isTrue();
+
+    writer.failing = false;
+    // Both old tokens still work, and the table still reaches the disk.
+    assertThat(reg.refresh(t0.refreshToken()).agentUuid()).isEqualTo(t0.agentUuid());
+    assertThat(AgentRegistry.readTable(stateDir.resolve("w"))).singleElement()
+        .satisfies(a -> assertThat(a.lastHeartbeatMillis()).isEqualTo(1234));
+  }
+
+  @Test
+  void aRevocationTakesEffectEvenIfItsWriteFails() throws Exception {
+    FailingWriter writer = new FailingWriter();
+    AgentRegistry reg = AgentRegistry.open(stateDir.resolve("w"), clock, issuer, writer);
+    IssuedTokens t0 = reg.register(web, request("host-1", null));
+    IssuedTokens t1 = reg.refresh(t0.refreshToken());
+
+    writer.failing = true;
+    RefreshRejectedException e =
+        assertThrows(RefreshRejectedException.class, () -> reg.refresh(t0.refreshToken()));
+    assertThat(e.reason()).isEqualTo(Reason.REUSED);
+    assertThat(reg.find(t0.agentUuid()).orElseThrow().revoked()).isTrue();
+    assertThrows(RefreshRejectedException.class, () -> reg.refresh(t1.refreshToken()));
+
+    writer.failing = false;
+    assertThat(reg.flushIfDirty()).isTrue();
+    assertThat(AgentRegistry.readTable(stateDir.resolve("w"))).singleElement()
+        .satisfies(a -> assertThat(a.revoked()).isTrue());
+  }
+
+  @Test
   void readTableOfAnEmptyStateDirIsEmpty() throws Exception {
     assertThat(AgentRegistry.readTable(stateDir)).isEmpty();
   }
@@ -234,11 +354,33 @@ class AgentRegistryTest {
   }
 
   static RegisterRequest request(String hostname, String uuid) {
+    return request(hostname, uuid, null);
+  }
+
+  static RegisterRequest request(String hostname, String uuid, String secret) {
     RegisterRequest.Builder b = RegisterRequest.newBuilder()
         .setProjectKey("ignored-here").setHostname(hostname).setOs("linux").setOsVersion("6.1");
     if (uuid != null) {
       b.setAgentUuid(uuid);
     }
+    if (secret != null) {
+      b.setAgentSecret(secret);
+    }
     return b.build();
+  }
+
+  /** Writes like the collector until told to fail, as a full disk would. */
+  static final class FailingWriter implements StateFileWriter {
+    volatile boolean failing;
+    int writes;
+
+    @Override
+    public void write(Path file, byte[] content) throws java.io.IOException {
+      if (failing) {
+        throw new java.io.IOException("No space left on device");
+      }
+      writes++;
+      StateFileWriter.ATOMIC_SECRET.write(file, content);
+    }
   }
 }

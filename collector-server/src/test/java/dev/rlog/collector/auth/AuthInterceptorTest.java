@@ -85,6 +85,26 @@ class AuthInterceptorTest {
     assertThat(rig.interceptor.rejected()).isEqualTo(2);
   }
 
+  @Test
+  void recheckSeesExpiryAndRevocationOfATokenThatLetACallIn() throws Exception {
+    VerifiedToken token = rig.issuer.verifyClaims(tokens.accessToken());
+    assertThat(rig.interceptor.recheck(token)).isNull();
+
+    rig.clock.advance(AuthRig.TTL.minusSeconds(1));
+    assertThat(rig.interceptor.recheck(token)).isNull();
+    rig.clock.advance(Duration.ofSeconds(1));
+    assertThat(rig.interceptor.recheck(token)).isEqualTo(Reason.EXPIRED);
+
+    IssuedTokens again = rig.agents.register(rig.projects.find("web").orElseThrow(),
+        RegisterRequest.newBuilder().setHostname("host-1").setOs("linux").setOsVersion("6.1")
+            .setAgentUuid(tokens.agentUuid()).build());
+    VerifiedToken fresh = rig.issuer.verifyClaims(again.accessToken());
+    assertThat(rig.interceptor.recheck(fresh)).isNull();
+    rig.agents.refresh(again.refreshToken());
+    assertThrows(RefreshRejectedException.class, () -> rig.agents.refresh(again.refreshToken()));
+    assertThat(rig.interceptor.recheck(fresh)).isEqualTo(Reason.REVOKED);
+  }
+
   private void assertRefused(String authorization, String description) {
     int callsBefore = rig.health.calls.get();
     StatusRuntimeException e =

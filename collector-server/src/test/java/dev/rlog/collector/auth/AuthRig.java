@@ -50,10 +50,15 @@ final class AuthRig implements AutoCloseable {
   }
 
   AuthRig(Path stateDir) throws Exception {
+    this(stateDir, StateFileWriter.ATOMIC_SECRET);
+  }
+
+  /** With {@code writer} for the agents table (a test's failing disk). */
+  AuthRig(Path stateDir, StateFileWriter writer) throws Exception {
     key = SigningKey.loadOrCreate(stateDir);
     issuer = new TokenIssuer(key, clock, TTL);
     projects = ProjectRegistry.open(stateDir);
-    agents = AgentRegistry.open(stateDir, clock, issuer);
+    agents = AgentRegistry.open(stateDir, clock, issuer, writer);
     interceptor = new AuthInterceptor(issuer, agents);
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()

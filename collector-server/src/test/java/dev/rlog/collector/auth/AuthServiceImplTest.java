@@ -7,7 +7,6 @@ import dev.rlog.proto.auth.RefreshRequest;
 import dev.rlog.proto.auth.RefreshResponse;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
-import dev.rlog.proto.auth.Source;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -44,7 +43,7 @@ class AuthServiceImplTest {
     assertThat(r.getTimezone()).isEqualTo("Europe/Paris");
     assertThat(r.getBatchSize()).isEqualTo(500);
     assertThat(r.getFlushIntervalSec()).isEqualTo(5);
-    assertThat(r.getSourcesList()).containsExactly(Source.newBuilder()
+    assertThat(r.getSourcesList()).containsExactly(RegisterResponse.Source.newBuilder()
         .setLabel("nginx").setPath("/var/log/nginx/access.log").setEnabled(true).build());
 
     rig.heartbeat("Bearer " + r.getAccessToken());
@@ -139,10 +138,68 @@ class AuthServiceImplTest {
   }
 
   @Test
+  void aUuidRegisteredWithASecretIsKeptOnlyForThatSecret() {
+    String secret = SecretHashes.newSecret(32);
+    RegisterResponse first = rig.auth().register(request(key, "host-1").toBuilder()
+        .setAgentSecret(secret).build());
+
+    RegisterResponse same = rig.auth().register(request(key, "host-1").toBuilder()
+        .setAgentUuid(first.getAgentUuid()).setAgentSecret(secret).build());
+    RegisterResponse without = rig.auth().register(request(key, "thief").toBuilder()
+        .setAgentUuid(first.getAgentUuid()).build());
+
+    assertThat(same.getAgentUuid()).isEqualTo(first.getAgentUuid());
+    // Refused as an unknown uuid is: a fresh uuid, success, nothing about the other agent.
+    assertThat(without.getSuccess()).isTrue();
+    assertThat(without.getAgentUuid()).isNotEqualTo(first.getAgentUuid());
+    assertThat(rig.agents.identityRefusals()).isEqualTo(1);
+    rig.heartbeat("Bearer " + same.getAccessToken()); // the thief's registration killed nothing
+  }
+
+  @Test
+  void aShortOrControlCharacterSecretIsInvalidAndNotEchoed() {
+    String shortSecret = "tooShort123";
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> rig.auth().register(request(key, "h").toBuilder().setAgentSecret(shortSecret).build()));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).startsWith("agent_secret ")
+        .doesNotContain(shortSecret);
+    assertInvalid(request(key, "h").toBuilder()
+        .setAgentSecret("a-long-enough-secret\n" + "x".repeat(20)).build(), "agent_secret");
+    assertInvalid(request(key, "h").toBuilder()
+        .setAgentSecret("x".repeat(AuthServiceImpl.MAX_AGENT_SECRET_CHARS + 1)).build(),
+        "agent_secret");
+  }
+
+  @Test
   void unknownRefreshTokenIsUnauthenticated() {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
         () -> rig.auth().refresh(refresh("rlr_made-up")));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+  }
+
+  @Test
+  void aFailedStateWriteIsUnavailableAndTheRetryWithTheSameTokenWorks() throws Exception {
+    rig.close();
+    AgentRegistryTest.FailingWriter writer = new AgentRegistryTest.FailingWriter();
+    rig = new AuthRig(stateDir, writer);
+    RegisterResponse r = rig.auth().register(request(key, "host-1"));
+
+    writer.failing = true;
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> rig.auth().refresh(refresh(r.getRefreshToken())));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    StatusRuntimeException reg = assertThrows(StatusRuntimeException.class,
+        () -> rig.auth().register(request(key, "host-1").toBuilder()
+            .setAgentUuid(r.getAgentUuid()).build()));
+    assertThat(reg.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    rig.heartbeat("Bearer " + r.getAccessToken()); // nothing was revoked
+
+    writer.failing = false;
+    RefreshResponse retried = rig.auth().refresh(refresh(r.getRefreshToken()));
+    assertThat(retried.getSuccess()).isTrue();
+    rig.heartbeat("Bearer " + retried.getAccessToken());
+    assertThat(rig.agents.find(r.getAgentUuid()).orElseThrow().revoked()).isFalse();
   }
 
   private void assertInvalid(RegisterRequest request, String field) {

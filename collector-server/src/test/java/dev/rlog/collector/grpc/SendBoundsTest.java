@@ -25,7 +25,6 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -56,15 +55,18 @@ class SendBoundsTest {
     queue = new IngestQueue(queueBytes, 1_000_000, highBytes, highBytes / 4, 750_000, 250_000);
     inflight = new ByteBudget(inflightBytes, Runnable::run);
     expansion = new ByteBudget(expansionBytes, Runnable::run);
-    service = new LogServiceImpl(queue, new PositionFilter(Map.of()),
-        uuid -> "host", clock, Runnable::run, counters,
+    service = new LogServiceImpl(queue, new PositionFilter(new dev.rlog.collector.store
+        .PositionTable(clock, java.time.Duration.ofDays(7), 1000)),
+        uuid -> "host", clock, Runnable::run, counters, token -> null,
         new LogServiceImpl.SendBounds(inflight, expansion, MAX_MESSAGE));
     ServerInterceptor identity = new ServerInterceptor() {
       @Override
       public <Q, R> ServerCall.Listener<Q> interceptCall(
           ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-        return Contexts.interceptCall(Context.current().withValue(AuthInterceptor.IDENTITY,
-            new AgentIdentity("agent-1", "web")), call, headers, next);
+        AgentIdentity id = new AgentIdentity("agent-1", "web");
+        return Contexts.interceptCall(Context.current().withValue(AuthInterceptor.IDENTITY, id)
+            .withValue(AuthInterceptor.TOKEN, new dev.rlog.collector.auth.VerifiedToken(id, 0,
+                java.time.Instant.MAX)), call, headers, next);
       }
     };
     String name = InProcessServerBuilder.generateName();

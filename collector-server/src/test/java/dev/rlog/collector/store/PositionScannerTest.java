@@ -14,8 +14,12 @@ class PositionScannerTest {
   private record Found(String agent, String fid, long off) {}
 
   private final List<Found> found = new ArrayList<>();
+  private final List<Long> recvs = new ArrayList<>();
   private final PositionScanner scanner =
-      new PositionScanner((agent, fid, off) -> found.add(new Found(agent, fid, off)));
+      new PositionScanner((agent, fid, off, recv) -> {
+        found.add(new Found(agent, fid, off));
+        recvs.add(recv);
+      });
 
   private void line(String record) {
     String withoutNewline = record.endsWith("\n")
@@ -28,6 +32,15 @@ class PositionScannerTest {
   void grpcRecordWithPosition() {
     line(TestRecords.grpc("a1", "f1", 12345, "hello"));
     assertThat(found).containsExactly(new Found("a1", "f1", 12345));
+  }
+
+  @Test
+  void reportsTheReceiveTimeForExpiry() {
+    line(TestRecords.grpc("a1", "f1", 1, "x"));
+    line(TestRecords.grpc("a1", "f1", 2, "y")); // same recv text: parsed once, same value
+    line("{\"recv\":\"not a time\",\"src\":\"grpc\",\"agent\":\"a\",\"fid\":\"f\",\"off\":3}");
+    line("{\"src\":\"grpc\",\"agent\":\"a\",\"fid\":\"f\",\"off\":4}");
+    assertThat(recvs).containsExactly(TestRecords.RECV_MILLIS, TestRecords.RECV_MILLIS, -1L, -1L);
   }
 
   @Test

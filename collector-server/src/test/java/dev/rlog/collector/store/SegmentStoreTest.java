@@ -12,6 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.rlog.collector.flow.Chunk;
+import dev.rlog.common.time.FakeClock;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -38,10 +39,17 @@ class SegmentStoreTest {
     }
   }
 
+  /** Near the records' receive time: recovery expires positions by it. */
+  private final FakeClock clock = new FakeClock(TestRecords.RECV_MILLIS + 60_000);
+
   private SegmentStore open(StoreOptions options) throws IOException {
-    SegmentStore store = SegmentStore.open(dir, options);
+    SegmentStore store = SegmentStore.open(dir, options, clock);
     opened.add(store);
     return store;
+  }
+
+  private PositionTable.Committed committed(String agent, String fid, long offset) {
+    return new PositionTable.Committed(agent, fid, offset, clock.currentTimeMillis());
   }
 
   private SegmentStore open() throws IOException {
@@ -131,7 +139,8 @@ class SegmentStoreTest {
 
   @Test
   void chunksLargerThanTheWriteBufferAreWrittenWhole() throws IOException {
-    SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults(), FileChannel::open, 64);
+    SegmentStore store =
+        SegmentStore.open(dir, StoreOptions.defaults(), clock, FileChannel::open, 64);
     opened.add(store);
     List<Chunk> chunks = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
@@ -216,7 +225,7 @@ class SegmentStoreTest {
         "a2", Map.of("f9", 0L)));
     // crash: no close, no final checkpoint. The file on disk is older than the store.
     Checkpoint onDisk = Checkpoint.read(dir.resolve(SegmentStore.CHECKPOINT_FILE));
-    assertThat(onDisk.positions().get("a1").get("f1")).isLessThan(1920L);
+    assertThat(onDisk.offsets().get("a1").get("f1")).isLessThan(1920L);
 
     SegmentStore reopened = open(options);
 
@@ -253,7 +262,7 @@ class SegmentStoreTest {
     SegmentStore store = open();
     store.append(List.of(grpcChunk("a", "f", 7, 1)));
     store.close();
-    new Checkpoint(store.currentSegment(), 1_000_000, Map.of("a", Map.of("f", 99_999L)))
+    new Checkpoint(store.currentSegment(), 1_000_000, List.of(committed("a", "f", 99_999L)))
         .write(dir.resolve(SegmentStore.CHECKPOINT_FILE));
 
     assertThat(open().committedPositions()).isEqualTo(Map.of("a", Map.of("f", 7L)));
@@ -272,7 +281,7 @@ class SegmentStoreTest {
     assertThat(segments).hasSize(3);
     // Retention removes the two older segments, and with them the lines of "old". The stale
     // checkpoint is restored to prove it still counts for what was removed.
-    new Checkpoint("segment-00000000000000000001.jsonl", 0, Map.of("a", Map.of("old", 2L)))
+    new Checkpoint("segment-00000000000000000001.jsonl", 0, List.of(committed("a", "old", 2L)))
         .write(dir.resolve(SegmentStore.CHECKPOINT_FILE));
     Files.delete(segments.get(0));
     Files.delete(segments.get(1));
@@ -329,7 +338,7 @@ class SegmentStoreTest {
     Checkpoint cp = Checkpoint.read(file);
     assertThat(cp.segment()).isEqualTo(store.currentSegment());
     assertThat(cp.offset()).isEqualTo(store.currentSegmentBytes());
-    assertThat(cp.positions()).isEqualTo(Map.of("a", Map.of("f", 1L)));
+    assertThat(cp.offsets()).isEqualTo(Map.of("a", Map.of("f", 1L)));
   }
 
   @Test
@@ -347,7 +356,7 @@ class SegmentStoreTest {
   void fsyncAlwaysForcesEveryAppendNeverOnlyOnRotationAndCheckpoint() throws IOException {
     FaultyFileChannel.Disk always = new FaultyFileChannel.Disk();
     SegmentStore durable = SegmentStore.open(dir.resolve("always"),
-        StoreOptions.defaults().withFsync(FsyncPolicy.ALWAYS), always.opener(), 1 << 16);
+        StoreOptions.defaults().withFsync(FsyncPolicy.ALWAYS), clock, always.opener(), 1 << 16);
     opened.add(durable);
     durable.append(List.of(tcpChunk("a")));
     durable.append(List.of(tcpChunk("b"), tcpChunk("c")));
@@ -357,7 +366,7 @@ class SegmentStoreTest {
 
     FaultyFileChannel.Disk never = new FaultyFileChannel.Disk();
     SegmentStore fast = SegmentStore.open(dir.resolve("never"),
-        StoreOptions.defaults(), never.opener(), 1 << 16);
+        StoreOptions.defaults(), clock, never.opener(), 1 << 16);
     opened.add(fast);
     fast.append(List.of(tcpChunk("a")));
     fast.append(List.of(tcpChunk("b"), tcpChunk("c")));
@@ -370,7 +379,8 @@ class SegmentStoreTest {
   @Test
   void diskFullFailsTheStoreAndCutsBackToTheCommitPoint() throws IOException {
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
-    SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults(), disk.opener(), 1 << 16);
+    SegmentStore store =
+        SegmentStore.open(dir, StoreOptions.defaults(), clock, disk.opener(), 1 << 16);
     opened.add(store);
     Chunk a = grpcChunk("a", "f", 0, 2);
     store.append(List.of(a));
@@ -399,7 +409,7 @@ class SegmentStoreTest {
   void chunksCommittedIntoARotatedSegmentBeforeAFailureKeepTheirPositions() throws IOException {
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
     SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults().withMaxSegmentBytes(300),
-        disk.opener(), 1 << 16);
+        clock, disk.opener(), 1 << 16);
     opened.add(store);
     Chunk first = grpcChunk("a", "f", 0, 1);
     Chunk second = grpcChunk("a", "f", 10, 1);
@@ -415,7 +425,7 @@ class SegmentStoreTest {
 
   @Test
   void closeIsIdempotentAndAppendAfterCloseIsRejected() throws IOException {
-    SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults());
+    SegmentStore store = SegmentStore.open(dir, StoreOptions.defaults(), clock);
     store.close();
     store.close();
     assertThrows(IllegalStateException.class, () -> store.append(List.of(tcpChunk("x"))));

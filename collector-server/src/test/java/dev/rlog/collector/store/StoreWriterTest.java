@@ -169,7 +169,7 @@ class StoreWriterTest {
     assertThrows(IllegalStateException.class, () -> queue.tryOffer(tcpChunk("too late")));
     Checkpoint cp = Checkpoint.read(dir.resolve(SegmentStore.CHECKPOINT_FILE));
     assertThat(cp.offset()).isEqualTo(Files.size(dir.resolve(cp.segment())));
-    assertThat(cp.positions()).isEqualTo(Map.of("a", Map.of("f0", 180L, "f1", 190L, "f2", 170L)));
+    assertThat(cp.offsets()).isEqualTo(Map.of("a", Map.of("f0", 180L, "f1", 190L, "f2", 170L)));
     assertThrows(IllegalStateException.class, () -> writer.store().append(List.of()));
   }
 
@@ -197,12 +197,12 @@ class StoreWriterTest {
     clock.advance(CHECKPOINT_INTERVAL);
 
     await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(file));
-    assertThat(Checkpoint.read(file).positions()).isEqualTo(Map.of("a", Map.of("f", 5L)));
+    assertThat(Checkpoint.read(file).offsets()).isEqualTo(Map.of("a", Map.of("f", 5L)));
 
     awaitDone(offer(grpcChunk("a", "f", 6, 1)));
     clock.advance(CHECKPOINT_INTERVAL);
     await().atMost(Duration.ofSeconds(10))
-        .until(() -> Checkpoint.read(file).positions().get("a").get("f") == 6L);
+        .until(() -> Checkpoint.read(file).offsets().get("a").get("f") == 6L);
   }
 
   @Test

@@ -17,6 +17,8 @@ import java.util.stream.Stream;
 final class TestRecords {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String RECV = "2026-11-21T22:01:27.123Z";
+  /** The receive time of every test record; stores under test run on a clock near it. */
+  static final long RECV_MILLIS = java.time.Instant.parse(RECV).toEpochMilli();
 
   private TestRecords() {}
 

@@ -31,7 +31,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class YamlConfig {
   private static final Pattern SIZE = Pattern.compile("(?i)\\s*(\\d+)\\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\\s*");
-  private static final Pattern DURATION = Pattern.compile("(?i)\\s*(\\d+)\\s*(ms|s|m|h)?\\s*");
+  private static final Pattern DURATION = Pattern.compile("(?i)\\s*(\\d+)\\s*(ms|s|m|h|d)?\\s*");
 
   private final Path file;
   private final String prefix;
@@ -97,6 +97,11 @@ public final class YamlConfig {
 
   public boolean has(String key) {
     return map.containsKey(key) && map.get(key) != null;
+  }
+
+  /** True when {@code key} is written in the file, even with an empty value ({@code key:}). */
+  public boolean isWritten(String key) {
+    return map.containsKey(key);
   }
 
   public String key(String key) {
@@ -183,7 +188,7 @@ public final class YamlConfig {
     return checkRange(key, n * mult, min, max);
   }
 
-  /** A duration: a number of seconds, or a number with a unit (ms, s, m, h). */
+  /** A duration: a number of seconds, or a number with a unit (ms, s, m, h, d). */
   public Duration duration(String key, Duration def, Duration min, Duration max) {
     Object v = raw(key);
     if (v == null) {
@@ -191,16 +196,22 @@ public final class YamlConfig {
     }
     Matcher m = DURATION.matcher(v.toString());
     if (!m.matches()) {
-      throw error(key, "must be a duration such as 30, 500ms, 10s, 15m or 1h, got '" + v + "'");
+      throw error(key, "must be a duration such as 30, 500ms, 10s, 15m, 1h or 7d, got '" + v + "'");
     }
-    long n = Long.parseLong(m.group(1));
     String unit = m.group(2) == null ? "s" : m.group(2).toLowerCase(Locale.ROOT);
-    Duration d = switch (unit) {
-      case "ms" -> Duration.ofMillis(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      default -> Duration.ofSeconds(n);
-    };
+    Duration d;
+    try {
+      long n = Long.parseLong(m.group(1));
+      d = switch (unit) {
+        case "ms" -> Duration.ofMillis(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        case "d" -> Duration.ofDays(n);
+        default -> Duration.ofSeconds(n);
+      };
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw error(key, "is too large, got '" + v + "'");
+    }
     if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
       throw error(key, "must be between " + min + " and " + max + ", got " + d);
     }
