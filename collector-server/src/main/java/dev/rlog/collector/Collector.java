@@ -31,6 +31,8 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -45,6 +47,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,6 +89,8 @@ public final class Collector implements Service {
   private SmallCallGuard smallCalls;
   private CollectorMetrics metrics;
   private ExecutorService callbacks;
+  /** Runs gRPC's call handlers: a fixed pool, so 1,000 calls at once do not mean 1,000 threads. */
+  private ExecutorService grpcHandlers;
   private ScheduledExecutorService housekeeping;
   /** Its own thread, so a slow agent-table write cannot stretch the recheck bound. */
   private ScheduledExecutorService streamRecheck;
@@ -122,6 +127,12 @@ public final class Collector implements Service {
     agents = AgentRegistry.open(cfg.stateDir(), clock, issuer);
     authInterceptor = new AuthInterceptor(issuer, agents);
     callbacks = Executors.newSingleThreadExecutor(r -> new Thread(r, "rlog-grpc-callbacks"));
+    AtomicInteger handlerThreads = new AtomicInteger();
+    // The handlers never block (they hold a call's monitor briefly and hand work to the queue),
+    // so a few threads keep up; gRPC's default is a cached pool that grows with the calls.
+    grpcHandlers = Executors.newFixedThreadPool(
+        Math.max(2, Runtime.getRuntime().availableProcessors()),
+        r -> new Thread(r, "rlog-grpc-" + handlerThreads.incrementAndGet()));
     health = new HealthStatusManager();
     CollectorConfig.GrpcLimits lim = cfg.grpcLimits();
     int maxMessage = (int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes());
@@ -140,10 +151,15 @@ public final class Collector implements Service {
       grpcBuilder.sslContext(ServerTls.forGrpc(cfg.grpcTls()));
     }
     grpc = grpcBuilder
+        .executor(grpcHandlers)
         .maxInboundMessageSize(maxMessage)
         // A fixed window (no BDP auto-tuning): a stream that is not reading holds at most this
         // much unread, and a connection too, since the connection window is the same size.
         .flowControlWindow(lim.flowControlWindow())
+        // Reads no larger than the window: a connection whose stream waits unread keeps its read
+        // buffer, so its size times the connections is what they pin in direct memory.
+        .withChildOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(
+            512, Math.min(4096, lim.flowControlWindow()), lim.flowControlWindow()))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addService(smallCalls.guard(ServerInterceptors.intercept(
@@ -319,6 +335,12 @@ public final class Collector implements Service {
           TimeUnit.MILLISECONDS)) {
         grpc.shutdownNow();
         grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    step(errors, "grpc handlers", () -> {
+      if (grpcHandlers != null) {
+        grpcHandlers.shutdown();
+        grpcHandlers.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
       }
     });
     step(errors, "grpc callbacks", () -> {

@@ -53,9 +53,9 @@ public record CollectorConfig(
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
   public static final int DEFAULT_MAX_READ_BYTES = 32 << 10;
   public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
-  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 16L << 20;
+  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 12L << 20;
   public static final long DEFAULT_MAX_BATCH_STORE_BYTES = 8L << 20;
-  public static final int DEFAULT_FLOW_CONTROL_WINDOW = 16 << 10;
+  public static final int DEFAULT_FLOW_CONTROL_WINDOW = 8 << 10;
   public static final int DEFAULT_MAX_SMALL_MESSAGE_BYTES = 16 << 10;
   public static final int DEFAULT_MAX_AUTH_CALLS = 4;
   public static final Duration DEFAULT_RECEIVE_IDLE_TIMEOUT = Duration.ofSeconds(10);
