@@ -9,10 +9,12 @@ import dev.rlog.collector.auth.SigningKey;
 import dev.rlog.collector.auth.TokenIssuer;
 import dev.rlog.collector.config.CollectorConfig;
 import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.grpc.ByteBudget;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
 import dev.rlog.collector.grpc.HeartbeatServiceImpl;
 import dev.rlog.collector.grpc.LogServiceImpl;
 import dev.rlog.collector.grpc.PositionFilter;
+import dev.rlog.collector.grpc.SmallCallGuard;
 import dev.rlog.collector.metrics.CollectorMetrics;
 import dev.rlog.collector.store.FsyncPolicy;
 import dev.rlog.collector.store.SegmentStore;
@@ -29,6 +31,8 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -43,6 +47,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,8 +84,13 @@ public final class Collector implements Service {
   private TcpIngestServer tcp;
   private final TcpIngestCounters tcpCounters = new TcpIngestCounters();
   private final GrpcIngestCounters grpcCounters = new GrpcIngestCounters();
+  private ByteBudget inflight;
+  private ByteBudget expansion;
+  private SmallCallGuard smallCalls;
   private CollectorMetrics metrics;
   private ExecutorService callbacks;
+  /** Runs gRPC's call handlers: a fixed pool, so 1,000 calls at once do not mean 1,000 threads. */
+  private ExecutorService grpcHandlers;
   private ScheduledExecutorService housekeeping;
   /** Its own thread, so a slow agent-table write cannot stretch the recheck bound. */
   private ScheduledExecutorService streamRecheck;
@@ -117,25 +127,47 @@ public final class Collector implements Service {
     agents = AgentRegistry.open(cfg.stateDir(), clock, issuer);
     authInterceptor = new AuthInterceptor(issuer, agents);
     callbacks = Executors.newSingleThreadExecutor(r -> new Thread(r, "rlog-grpc-callbacks"));
+    AtomicInteger handlerThreads = new AtomicInteger();
+    // The handlers never block (they hold a call's monitor briefly and hand work to the queue),
+    // so a few threads keep up; gRPC's default is a cached pool that grows with the calls.
+    grpcHandlers = Executors.newFixedThreadPool(
+        Math.max(2, Runtime.getRuntime().availableProcessors()),
+        r -> new Thread(r, "rlog-grpc-" + handlerThreads.incrementAndGet()));
+    health = new HealthStatusManager();
+    CollectorConfig.GrpcLimits lim = cfg.grpcLimits();
+    int maxMessage = (int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes());
+    inflight = new ByteBudget(lim.maxInflightBytes(), callbacks);
+    expansion = new ByteBudget(lim.maxBatchStoreBytes(), callbacks);
     logService = new LogServiceImpl(queue, positions,
         uuid -> agents.find(uuid).map(AgentInfo::hostname).orElse(""), clock, callbacks,
-        grpcCounters, authInterceptor::recheck);
-    health = new HealthStatusManager();
+        grpcCounters, authInterceptor::recheck,
+        new LogServiceImpl.SendBounds(inflight, expansion, maxMessage));
+    smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes(), clock);
+    SmallCallGuard.Limit authCalls = new SmallCallGuard.Limit("grpc.max_auth_calls",
+        lim.maxAuthCalls());
     NettyServerBuilder grpcBuilder =
         NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()));
     if (cfg.grpcTls() != null) {
       grpcBuilder.sslContext(ServerTls.forGrpc(cfg.grpcTls()));
     }
     grpc = grpcBuilder
-        .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, cfg.maxMessageBytes()))
+        .executor(grpcHandlers)
+        .maxInboundMessageSize(maxMessage)
+        // A fixed window (no BDP auto-tuning): a stream that is not reading holds at most this
+        // much unread, and a connection too, since the connection window is the same size.
+        .flowControlWindow(lim.flowControlWindow())
+        // Reads no larger than the window: a connection whose stream waits unread keeps its read
+        // buffer, so its size times the connections is what they pin in direct memory.
+        .withChildOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(
+            512, Math.min(4096, lim.flowControlWindow()), lim.flowControlWindow()))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
-        .addService(ServerInterceptors.intercept(new AuthServiceImpl(projects, agents),
-            authInterceptor))
+        .addService(smallCalls.guard(ServerInterceptors.intercept(
+            new AuthServiceImpl(projects, agents), authInterceptor), authCalls))
         .addService(ServerInterceptors.intercept(logService, authInterceptor))
-        .addService(ServerInterceptors.intercept(new HeartbeatServiceImpl(agents, clock),
-            authInterceptor))
-        .addService(health.getHealthService())
+        .addService(smallCalls.guard(ServerInterceptors.intercept(
+            new HeartbeatServiceImpl(agents, clock), authInterceptor), null))
+        .addService(smallCalls.guard(health.getHealthService().bindService(), null))
         .build()
         .start();
 
@@ -150,7 +182,7 @@ public final class Collector implements Service {
     }
     if (cfg.metricsEnabled()) {
       metrics = new CollectorMetrics(queue, writer, grpcCounters, tcpCounters, authInterceptor,
-          agents, clock, cfg.offlineAfter());
+          agents, clock, cfg.offlineAfter(), inflight, expansion, smallCalls);
       metrics.start(cfg.metrics().host(), cfg.metrics().port());
     }
     housekeeping = Executors.newSingleThreadScheduledExecutor(
@@ -158,12 +190,23 @@ public final class Collector implements Service {
     long flushMs = AgentRegistry.HEARTBEAT_FLUSH_INTERVAL.toMillis();
     housekeeping.scheduleWithFixedDelay(this::flushAgents, flushMs, flushMs,
         TimeUnit.MILLISECONDS);
+    Duration idle = lim.receiveIdleTimeout();
+    housekeeping.scheduleWithFixedDelay(() -> closeIdleReceivers(idle), 1, 1, TimeUnit.SECONDS);
     long recheckMs = cfg.streamRecheckInterval().toMillis();
     streamRecheck = Executors.newSingleThreadScheduledExecutor(
         r -> new Thread(r, "rlog-stream-recheck"));
     streamRecheck.scheduleWithFixedDelay(this::recheckStreams, recheckMs, recheckMs,
         TimeUnit.MILLISECONDS);
     health.setStatus("", ServingStatus.SERVING);
+  }
+
+  private void closeIdleReceivers(Duration timeout) {
+    try {
+      logService.closeIdleReceivers(timeout);
+      smallCalls.closeIdleReceivers(timeout);
+    } catch (RuntimeException e) {
+      log.warn("closing idle gRPC receivers failed", e);
+    }
   }
 
   private void recheckStreams() {
@@ -292,6 +335,12 @@ public final class Collector implements Service {
           TimeUnit.MILLISECONDS)) {
         grpc.shutdownNow();
         grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    step(errors, "grpc handlers", () -> {
+      if (grpcHandlers != null) {
+        grpcHandlers.shutdown();
+        grpcHandlers.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
       }
     });
     step(errors, "grpc callbacks", () -> {

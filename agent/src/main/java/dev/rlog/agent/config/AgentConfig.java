@@ -61,9 +61,10 @@ public record AgentConfig(
 
   public static final int DEFAULT_BATCH_SIZE = 1000;
   public static final int MAX_BATCH_SIZE = 1_000_000;
-  public static final long DEFAULT_BATCH_MAX_BYTES = 4L << 20;
+  /** Below the collector's grpc.max_message_bytes (2 MiB by default). */
+  public static final long DEFAULT_BATCH_MAX_BYTES = 1L << 20;
   public static final long MIN_BATCH_MAX_BYTES = 1L << 10;
-  /** Keep batches well below the collector's grpc.max_message_bytes (16 MiB by default). */
+  /** Above the collector's grpc.max_message_bytes a batch is refused: raise both together. */
   public static final long MAX_BATCH_MAX_BYTES = 64L << 20;
   public static final Duration DEFAULT_FLUSH_INTERVAL = Duration.ofSeconds(10);
   public static final Duration MIN_FLUSH_INTERVAL = Duration.ofMillis(10);

@@ -43,15 +43,22 @@ public record CollectorConfig(
     boolean metricsEnabled,
     Listen metrics,
     TlsFiles grpcTls,
-    TlsFiles tcpTls) {
+    TlsFiles tcpTls,
+    GrpcLimits grpcLimits) {
 
   public static final int DEFAULT_GRPC_PORT = 50051;
   public static final int DEFAULT_TCP_PORT = 9000;
   public static final int DEFAULT_METRICS_PORT = 9464;
-  public static final long DEFAULT_MAX_MESSAGE_BYTES = 16L << 20;
+  public static final long DEFAULT_MAX_MESSAGE_BYTES = 2L << 20;
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
   public static final int DEFAULT_MAX_READ_BYTES = 32 << 10;
   public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
+  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 12L << 20;
+  public static final long DEFAULT_MAX_BATCH_STORE_BYTES = 8L << 20;
+  public static final int DEFAULT_FLOW_CONTROL_WINDOW = 8 << 10;
+  public static final int DEFAULT_MAX_SMALL_MESSAGE_BYTES = 16 << 10;
+  public static final int DEFAULT_MAX_AUTH_CALLS = 4;
+  public static final Duration DEFAULT_RECEIVE_IDLE_TIMEOUT = Duration.ofSeconds(10);
   public static final long DEFAULT_QUEUE_BYTES = 32L << 20;
   public static final long DEFAULT_QUEUE_RECORDS = 1_000_000;
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(15);
@@ -75,6 +82,23 @@ public record CollectorConfig(
   /** A listen address. */
   public record Listen(String host, int port) {}
 
+  /**
+   * Memory bounds of the gRPC server (see README, "gRPC bounds").
+   *
+   * @param maxInflightBytes wire bytes of messages being received or held by all calls
+   *     together; a call needs {@code max_message_bytes} of it to receive one message
+   * @param maxBatchStoreBytes the largest LogBatch at its store size, and the bytes all calls
+   *     together may be expanding at once
+   * @param flowControlWindow HTTP/2 window per stream and per connection: what a stream that is
+   *     not reading may have waiting unread
+   * @param maxSmallMessageBytes decoded size cap of Register, Refresh, Heartbeat, health checks
+   * @param maxAuthCalls Register/Refresh calls in progress at once
+   * @param receiveIdleTimeout how long a call may hold a receive permit without its message
+   *     arriving while other calls wait for one
+   */
+  public record GrpcLimits(long maxInflightBytes, long maxBatchStoreBytes, int flowControlWindow,
+      int maxSmallMessageBytes, int maxAuthCalls, Duration receiveIdleTimeout) {}
+
   /** Bounds and watermarks of the one ingest queue. */
   public record Queue(
       long capacityBytes, long capacityRecords, long highBytes, long lowBytes, long highRecords,
@@ -95,6 +119,23 @@ public record CollectorConfig(
     YamlConfig g = y.section("grpc");
     Listen grpc = new Listen(g.string("host", "0.0.0.0"), port(g, DEFAULT_GRPC_PORT));
     long maxMessage = g.bytes("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, 1024, 1L << 30);
+    // Unset, these follow the settings they must agree with; set, a conflict is an error.
+    long maxInflight = g.bytes("max_inflight_bytes",
+        Math.max(DEFAULT_MAX_INFLIGHT_BYTES, maxMessage), 1024, 1L << 40);
+    boolean batchStoreSet = g.has("max_batch_store_bytes");
+    long maxBatchStore = g.bytes("max_batch_store_bytes", DEFAULT_MAX_BATCH_STORE_BYTES, 4096,
+        1L << 30);
+    int window = (int) g.bytes("flow_control_window", DEFAULT_FLOW_CONTROL_WINDOW, 1024,
+        1L << 30);
+    int maxSmall = (int) g.bytes("max_small_message_bytes", DEFAULT_MAX_SMALL_MESSAGE_BYTES, 256,
+        1L << 20);
+    int maxAuthCalls = g.intValue("max_auth_calls", DEFAULT_MAX_AUTH_CALLS, 1, 10_000);
+    Duration receiveIdle = g.duration("receive_idle_timeout", DEFAULT_RECEIVE_IDLE_TIMEOUT,
+        Duration.ofSeconds(1), Duration.ofHours(1));
+    if (maxInflight < maxMessage) {
+      throw g.error("max_inflight_bytes",
+          "must be at least max_message_bytes (" + maxMessage + "): one message must fit");
+    }
     TlsFiles grpcTls = serverTls(g);
 
     YamlConfig t = y.section("tcp");
@@ -153,6 +194,13 @@ public record CollectorConfig(
           "must be below high_watermark_records (" + highRecords + ")");
     }
 
+    if (!batchStoreSet) {
+      maxBatchStore = Math.min(maxBatchStore, capBytes);
+    } else if (maxBatchStore > capBytes) {
+      throw g.error("max_batch_store_bytes",
+          "must not exceed queue.capacity_bytes (" + capBytes + "): a batch must fit the queue");
+    }
+
     YamlConfig a = y.section("auth");
     Duration accessTtl = a.duration("access_token_ttl", DEFAULT_ACCESS_TOKEN_TTL,
         Duration.ofSeconds(1), Duration.ofDays(1));
@@ -174,7 +222,9 @@ public record CollectorConfig(
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
         workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways, dedupRetention, dedupMaxInstances,
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
-        accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls);
+        accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls,
+        new GrpcLimits(maxInflight, maxBatchStore, window, maxSmall, maxAuthCalls,
+            receiveIdle));
   }
 
   /**

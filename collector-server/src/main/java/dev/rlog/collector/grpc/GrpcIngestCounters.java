@@ -12,6 +12,9 @@ public final class GrpcIngestCounters {
   final LongAdder callsFailed = new LongAdder();
   final LongAdder streamsClosedUnauthenticated = new LongAdder();
   final AtomicLong pausedStreams = new AtomicLong();
+  final LongAdder batchesTooLarge = new LongAdder();
+  final LongAdder receiveWaits = new LongAdder();
+  final LongAdder idleReceiversClosed = new LongAdder();
 
   public long records() {
     return records.sum();
@@ -32,6 +35,21 @@ public final class GrpcIngestCounters {
 
   public long callsFailed() {
     return callsFailed.sum();
+  }
+
+  /** Batches refused for their size (wire or store bytes, or entries): the call failed. */
+  public long batchesTooLarge() {
+    return batchesTooLarge.sum();
+  }
+
+  /** Send calls ended because they held a receive permit idle while others waited. */
+  public long idleReceiversClosed() {
+    return idleReceiversClosed.sum();
+  }
+
+  /** Times a Send call waited for a receive permit of the in-flight budget. */
+  public long receiveWaits() {
+    return receiveWaits.sum();
   }
 
   /** Send streams closed because their token expired or their agent was revoked meanwhile. */

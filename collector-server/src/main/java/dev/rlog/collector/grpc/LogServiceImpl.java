@@ -19,10 +19,12 @@ import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,10 +33,19 @@ import org.slf4j.LoggerFactory;
  * {@code log.LogService/Send}: every {@code Log} of every batch becomes one store record; the call
  * completes OK only once all of them are committed in the store.
  *
- * <p><b>Flow control.</b> Auto-request is off: the call asks for one message at a time, and only
- * while the ingest queue is not paused; otherwise it asks again from the queue's resume callback,
- * so HTTP/2 flow control pushes back on the sender. A batch refused by a full queue is held (one
- * per call, bounded by the max message size) and offered again on resume.
+ * <p><b>Flow control and memory.</b> Auto-request is off: a call asks for one message at a time,
+ * and only while the ingest queue is not paused and after taking a receive permit of
+ * {@code maxMessageBytes} from the shared in-flight budget ({@link SendBounds#inflight}); until
+ * then gRPC does not read the message and HTTP/2 flow control pushes back on the sender (at most
+ * one flow-control window per stream waits unread). Once a batch has arrived the call keeps only
+ * its size of the budget. Before anything is expanded, the batch's store size is computed from
+ * its lengths ({@link JsonLinesEncoder#grpcRecordBound} per entry: a 2-byte empty {@code Log}
+ * costs ~150 bytes); a batch larger than {@code grpc.max_batch_store_bytes} (or with more entries
+ * than the queue holds) fails the call with {@code INVALID_ARGUMENT}, counted. Otherwise the call
+ * holds the batch until the queue has room for that size and the expansion budget
+ * ({@link SendBounds#expansion}) grants it, then encodes it into one buffer of exactly that size
+ * and hands it over. Memory of all Send calls together is therefore bounded by the in-flight
+ * budget + the expansion budget + the queue, however many calls are open.
  *
  * <p><b>Duplicates.</b> Lines that carry a file instance and offset at or below the highest one
  * already accepted for that agent are skipped ({@link PositionFilter}); a batch made only of such
@@ -85,10 +96,37 @@ public final class LogServiceImpl implements BindableService {
   private final Clock clock;
   private final Executor callbackExecutor;
   private final GrpcIngestCounters counters;
+  private final SendBounds bounds;
+  /** Calls holding a receive permit while their next message has not arrived. */
+  private final Set<SendCall> receiving = ConcurrentHashMap.newKeySet();
+
+  /** A chunk's buffer is at least this large, whatever the estimate of a tiny batch. */
+  static final int MIN_CHUNK_BYTES = 4096;
+  private static final byte[] NO_BYTES = new byte[0];
+
+  /**
+   * The memory bounds of the Send calls, shared by all of them.
+   *
+   * @param inflight wire bytes of messages being received or held (a receive permit is
+   *     {@code maxMessageBytes}); at least {@code maxMessageBytes}
+   * @param expansion store bytes of batches being expanded into chunks; its capacity is also
+   *     the largest batch accepted, at its store size
+   * @param maxMessageBytes the transport's max inbound message size
+   */
+  public record SendBounds(ByteBudget inflight, ByteBudget expansion, int maxMessageBytes) {
+    public SendBounds {
+      if (inflight.capacity() < maxMessageBytes) {
+        throw new IllegalArgumentException("in-flight budget " + inflight.capacity()
+            + " is below the max message size " + maxMessageBytes);
+      }
+    }
+  }
 
   public LogServiceImpl(
       IngestQueue queue, PositionFilter positions, Function<String, String> hostnameOfAgent,
-      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters, TokenCheck tokenCheck) {
+      Clock clock, Executor callbackExecutor, GrpcIngestCounters counters, TokenCheck tokenCheck,
+      SendBounds bounds) {
+    this.bounds = bounds;
     this.queue = queue;
     this.tokenCheck = tokenCheck;
     this.positions = positions;
@@ -109,6 +147,27 @@ public final class LogServiceImpl implements BindableService {
         .build();
   }
 
+  /**
+   * Ends the calls that have held a receive permit for {@code timeout} without a message
+   * arriving, but only while other calls wait for a permit: an idle stream (a client that opened
+   * a Send and sends nothing) must not keep the budget from those that have data. Answered
+   * {@code UNAVAILABLE}, so the client sends again on a new call; nothing of it was acknowledged.
+   * Called every second by the collector's housekeeping. Returns the number of calls ended.
+   */
+  public int closeIdleReceivers(Duration timeout) {
+    if (bounds.inflight().waiting() == 0) {
+      return 0;
+    }
+    long now = clock.nanoTime();
+    int closed = 0;
+    for (SendCall c : receiving) {
+      if (c.closeIfIdle(now, timeout.toNanos())) {
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   StreamObserver<RawLogBatch> send(StreamObserver<Empty> responseObserver) {
     ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
@@ -122,7 +181,7 @@ public final class LogServiceImpl implements BindableService {
     SendCall s = new SendCall(call, id, token);
     open.add(s);
     call.setOnCancelHandler(s::cancelled);
-    call.request(1);
+    s.askForMessage();
     return s;
   }
 
@@ -145,19 +204,31 @@ public final class LogServiceImpl implements BindableService {
     return open.size();
   }
 
-  /** One Send call: state touched by gRPC's serial delivery and by callbacks, hence synchronized. */
+  /**
+   * One Send call: state touched by gRPC's serial delivery and by callbacks, hence synchronized.
+   *
+   * <p>At any time the call is in one of these steps, and holds of the in-flight budget:
+   * asking (nothing: waiting for the queue to resume or for a receive permit), receiving (one
+   * permit of {@code maxMessageBytes}: a message may be arriving), holding a batch (its size:
+   * waiting for room in the queue or for expansion bytes), awaiting the commit (nothing).
+   */
   private final class SendCall implements StreamObserver<RawLogBatch> {
     private final ServerCallStreamObserver<Empty> call;
     private final VerifiedToken token;
     private final String agent;
     private final byte[] agentFields;
-    private final JsonLinesEncoder encoder = new JsonLinesEncoder(64 * 1024);
+    private final JsonLinesEncoder encoder = new JsonLinesEncoder(4096);
     private final LogBatchReader reader = new LogBatchReader();
     private final QuotedStrings labels = new QuotedStrings();
     private final QuotedStrings fileInstances = new QuotedStrings();
     private long lastSeq;
-    private int expansionPercent = 200;
+    /** Bytes of the in-flight budget this call holds: a receive permit or its held batch. */
+    private long inflightHeld;
+    private boolean asking;
+    private boolean receiving;
+    private long receivingSinceNanos;
     private RawLogBatch held;
+    private long heldStoreBytes;
     private boolean halfClosed;
     private boolean done;
 
@@ -170,27 +241,213 @@ public final class LogServiceImpl implements BindableService {
           id.projectId(), agent, host == null ? "" : host);
     }
 
+    /**
+     * Asks for the next message once the queue is not paused and a receive permit (the largest
+     * message) is taken from the in-flight budget: only then may gRPC read a message body, so
+     * the bytes being received by all calls together stay within the budget.
+     */
+    synchronized void askForMessage() {
+      if (done || halfClosed || receiving || asking || held != null) {
+        return;
+      }
+      if (queue.isPaused()) {
+        asking = true;
+        queue.whenResumed(() -> callbackExecutor.execute(this::resumedAsking));
+        return;
+      }
+      long permit = bounds.maxMessageBytes();
+      if (!bounds.inflight().acquireOrWait(permit, this::receivePermitGranted)) {
+        asking = true;
+        counters.receiveWaits.increment();
+        return;
+      }
+      startReceiving(permit);
+    }
+
+    private synchronized void resumedAsking() {
+      asking = false;
+      askForMessage();
+    }
+
+    private synchronized void receivePermitGranted() {
+      asking = false;
+      long permit = bounds.maxMessageBytes();
+      if (done || halfClosed) {
+        bounds.inflight().release(permit);
+        return;
+      }
+      startReceiving(permit);
+    }
+
+    private void startReceiving(long permit) {
+      inflightHeld += permit;
+      receiving = true;
+      receivingSinceNanos = clock.nanoTime();
+      LogServiceImpl.this.receiving.add(this);
+      call.request(1);
+    }
+
+    private void stopReceiving() {
+      receiving = false;
+      LogServiceImpl.this.receiving.remove(this);
+    }
+
+    synchronized boolean closeIfIdle(long nowNanos, long timeoutNanos) {
+      if (done || !receiving || nowNanos - receivingSinceNanos < timeoutNanos) {
+        return false;
+      }
+      counters.idleReceiversClosed.increment();
+      log.info("ending Send from agent {}: no message for {} s while holding a receive permit"
+          + " others wait for (grpc.receive_idle_timeout)", agent,
+          TimeUnit.NANOSECONDS.toSeconds(timeoutNanos));
+      fail(Status.UNAVAILABLE.withDescription("no message for "
+          + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s while other streams wait to send;"
+          + " send again"));
+      return true;
+    }
+
     @Override
     public synchronized void onNext(RawLogBatch batch) {
       if (done || !recheck()) {
         return;
       }
+      stopReceiving();
       counters.batches.increment();
-      if (!offer(batch)) {
-        held = batch;
-        counters.pausedStreams.incrementAndGet();
-        queue.whenResumed(() -> callbackExecutor.execute(this::retryHeld));
+      int size = batch.bytes().length;
+      if (size > inflightHeld) { // the transport enforces maxMessageBytes; in-process does not
+        counters.batchesTooLarge.increment();
+        fail(Status.RESOURCE_EXHAUSTED.withDescription("LogBatch of " + size
+            + " bytes exceeds grpc.max_message_bytes (" + bounds.maxMessageBytes() + ")"));
         return;
       }
-      requestNext();
+      bounds.inflight().release(inflightHeld - size); // keep what the batch really holds
+      inflightHeld = size;
+      long storeBytes;
+      int entries;
+      try {
+        long[] est = estimate(batch);
+        entries = (int) est[0];
+        storeBytes = est[1];
+      } catch (LogBatchReader.MalformedBatchException e) {
+        fail(Status.INVALID_ARGUMENT.withDescription("malformed LogBatch: " + e.getMessage()));
+        return;
+      }
+      if (storeBytes > bounds.expansion().capacity() || entries > queue.capacityRecords()) {
+        counters.batchesTooLarge.increment();
+        fail(Status.INVALID_ARGUMENT.withDescription("LogBatch of " + entries + " entries ("
+            + size + " bytes) takes up to " + storeBytes + " bytes as store records, more than"
+            + " one batch may (grpc.max_batch_store_bytes " + bounds.expansion().capacity()
+            + ", queue.capacity_records " + queue.capacityRecords()
+            + "): send smaller batches"));
+        return;
+      }
+      held = batch;
+      counters.pausedStreams.incrementAndGet();
+      heldStoreBytes = Math.max(storeBytes, MIN_CHUNK_BYTES);
+      store();
+    }
+
+    /**
+     * Entries and store bytes of a batch, from its lengths alone: the sum of
+     * {@link JsonLinesEncoder#grpcRecordBound} over its entries, before anything is expanded.
+     */
+    private long[] estimate(RawLogBatch batch) {
+      byte[] buf = batch.bytes();
+      reader.reset(buf, 0, buf.length);
+      long entries = 0;
+      long bytes = 0;
+      try {
+        while (reader.next()) {
+          entries++;
+          if (reader.hasFileInstance()
+              && reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+            throw new LogBatchReader.MalformedBatchException("file_instance of "
+                + reader.fileInstanceLength() + " bytes, more than "
+                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+          }
+          int fid = reader.hasFileInstance() ? fileInstances.get(buf,
+              reader.fileInstanceOffset(), reader.fileInstanceLength()).quoted.length : 0;
+          bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
+              labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length, fid,
+              JsonLinesEncoder.grpcLineBound(buf, reader.lineOffset(), reader.lineLength()));
+        }
+      } finally {
+        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
+      }
+      return new long[] {entries, bytes};
+    }
+
+    /**
+     * Stores the held batch when the queue has room for its store bytes and the expansion budget
+     * grants them; otherwise waits (still holding only the batch's wire bytes).
+     */
+    private synchronized void store() {
+      if (done || held == null) {
+        return;
+      }
+      if (!waitForQueueRoom()) {
+        return;
+      }
+      long need = heldStoreBytes;
+      if (!bounds.expansion().acquireOrWait(need, () -> expansionGranted(need))) {
+        return;
+      }
+      expand(need);
+    }
+
+    /** True if the held batch fits the queue now; else arranges to call {@link #store} later. */
+    private boolean waitForQueueRoom() {
+      long queued = queue.queuedBytes();
+      if (queued == 0 || queued + heldStoreBytes <= queue.capacityBytes()) {
+        return true;
+      }
+      if (queue.isPaused()) {
+        queue.whenResumed(() -> callbackExecutor.execute(this::store));
+      } else { // below the watermark but no room for this batch: wait until what is queued is
+        queue.whenCommitted(queue.lastSeq(), err -> callbackExecutor.execute(this::store));
+      }
+      return false;
+    }
+
+    private synchronized void expansionGranted(long need) {
+      if (done || held == null) {
+        bounds.expansion().release(need);
+        return;
+      }
+      expand(need);
+    }
+
+    private void expand(long need) {
+      boolean stored;
+      try {
+        stored = offer(held, (int) need);
+      } finally {
+        bounds.expansion().release(need); // accepted: the queue counts it now; else dropped
+      }
+      if (done) {
+        return;
+      }
+      if (!stored) { // another producer took the room between the check and the offer
+        if (waitForQueueRoom()) {
+          queue.whenCommitted(queue.lastSeq(), err -> callbackExecutor.execute(this::store));
+        }
+        return;
+      }
+      clearHeld();
+      releaseInflight();
+      if (halfClosed) {
+        ackWhenCommitted();
+      } else {
+        askForMessage();
+      }
     }
 
     /** Encodes and enqueues under the agent's lock; false if the queue is full (nothing kept). */
-    private boolean offer(RawLogBatch batch) {
+    private boolean offer(RawLogBatch batch, int reserve) {
       try {
         return positions.withAgent(agent, p -> {
           try {
-            return encodeAndOffer(batch, p);
+            return encodeAndOffer(batch, p, reserve);
           } catch (RuntimeException e) {
             p.rollback(); // nothing of this batch was handed over
             throw e;
@@ -201,16 +458,18 @@ public final class LogServiceImpl implements BindableService {
         fail(Status.INVALID_ARGUMENT.withDescription("malformed LogBatch: " + e.getMessage()));
         return true;
       } catch (IllegalStateException e) { // queue closed (shutting down) or store failed
+        encoder.finish(List.of());
         fail(Status.UNAVAILABLE.withDescription("collector cannot store now: " + e.getMessage()));
         return true;
+      } finally {
+        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
       }
     }
 
-    private boolean encodeAndOffer(RawLogBatch batch, PositionFilter.AgentPositions p) {
+    private boolean encodeAndOffer(RawLogBatch batch, PositionFilter.AgentPositions p,
+        int reserve) {
       encoder.receiveTime(clock.currentTimeMillis());
-      // one allocation of about the right size (the encoded batch is ~2x its wire size)
-      encoder.reserve((int) Math.min(Integer.MAX_VALUE - 64,
-          (long) batch.bytes().length * expansionPercent / 100 + 4096));
+      encoder.reserve(reserve); // the estimate bounds every record: one allocation, no growth
       long lineBytes = 0;
       byte[] buf = batch.bytes();
       reader.reset(buf, 0, buf.length);
@@ -237,14 +496,13 @@ public final class LogServiceImpl implements BindableService {
             buf, reader.lineOffset(), reader.lineLength());
       }
       if (encoder.isEmpty()) {
+        encoder.finish(List.of()); // drop the reserved buffer
         p.rollback();
         // Every line was stored before; ack only once whatever stored them is committed.
         lastSeq = Math.max(lastSeq, queue.lastSeq());
         return true;
       }
       int records = encoder.records();
-      expansionPercent = (int) Math.min(1000,
-          10 + (long) encoder.length() * 100 / Math.max(1, batch.bytes().length));
       Chunk chunk = encoder.finish(p.tentativePositions(agent));
       long seq = queue.tryOffer(chunk);
       if (seq == IngestQueue.FULL) {
@@ -277,38 +535,17 @@ public final class LogServiceImpl implements BindableService {
       return false;
     }
 
-    private synchronized void retryHeld() {
-      if (done || held == null) {
-        return;
-      }
-      if (!offer(held)) {
-        queue.whenResumed(() -> callbackExecutor.execute(this::retryHeld));
-        return;
-      }
-      held = null;
-      counters.pausedStreams.decrementAndGet();
-      if (halfClosed) {
-        ackWhenCommitted();
-      } else {
-        requestNext();
+    private void clearHeld() {
+      if (held != null) {
+        held = null; // never acknowledged: the agent sends it again
+        counters.pausedStreams.decrementAndGet();
       }
     }
 
-    private void requestNext() {
-      if (done) {
-        return;
-      }
-      if (queue.isPaused()) {
-        queue.whenResumed(() -> callbackExecutor.execute(this::requestIfOpen));
-      } else {
-        call.request(1);
-      }
-    }
-
-    private synchronized void requestIfOpen() {
-      if (!done && !halfClosed) {
-        call.request(1);
-      }
+    private void releaseInflight() {
+      long n = inflightHeld;
+      inflightHeld = 0;
+      bounds.inflight().release(n);
     }
 
     @Override
@@ -317,16 +554,11 @@ public final class LogServiceImpl implements BindableService {
     }
 
     synchronized void cancelled() {
-      dropHeld();
       done = true;
       open.remove(this);
-    }
-
-    private void dropHeld() {
-      if (held != null) {
-        held = null; // never acknowledged: the agent sends it again
-        counters.pausedStreams.decrementAndGet();
-      }
+      stopReceiving();
+      clearHeld();
+      releaseInflight();
     }
 
     @Override
@@ -335,6 +567,10 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       halfClosed = true;
+      if (receiving) { // no message is coming: give the receive permit back
+        stopReceiving();
+        releaseInflight();
+      }
       if (held == null) {
         ackWhenCommitted();
       }
@@ -354,6 +590,7 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       done = true;
+      releaseInflight();
       open.remove(this);
       call.onNext(Empty.getDefaultInstance());
       call.onCompleted();
@@ -365,7 +602,9 @@ public final class LogServiceImpl implements BindableService {
       }
       done = true;
       open.remove(this);
-      dropHeld();
+      stopReceiving();
+      clearHeld();
+      releaseInflight();
       counters.callsFailed.increment();
       call.onError(status.asRuntimeException());
     }

@@ -29,7 +29,13 @@ public record RawLogBatch(byte[] bytes) {
             if (!(stream instanceof KnownLength)) {
               return new RawLogBatch(stream.readAllBytes());
             }
-            byte[] b = stream.readNBytes(stream.available()); // gRPC knows the message size
+            // gRPC knows the message size: one exact allocation (readNBytes(int) would copy
+            // through a list of 8 KiB buffers, doubling the peak for a large batch)
+            byte[] b = new byte[stream.available()];
+            int n = stream.readNBytes(b, 0, b.length);
+            if (n < b.length) {
+              return new RawLogBatch(java.util.Arrays.copyOf(b, n));
+            }
             int more = stream.read();
             if (more == -1) {
               return new RawLogBatch(b);

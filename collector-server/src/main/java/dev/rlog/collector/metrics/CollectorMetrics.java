@@ -4,7 +4,9 @@ import dev.rlog.collector.auth.AgentInfo;
 import dev.rlog.collector.auth.AgentRegistry;
 import dev.rlog.collector.auth.AuthInterceptor;
 import dev.rlog.collector.flow.IngestQueue;
+import dev.rlog.collector.grpc.ByteBudget;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
+import dev.rlog.collector.grpc.SmallCallGuard;
 import dev.rlog.collector.store.PositionTable;
 import dev.rlog.collector.store.SegmentStore;
 import dev.rlog.collector.store.StoreWriter;
@@ -34,7 +36,8 @@ public final class CollectorMetrics implements AutoCloseable {
 
   public CollectorMetrics(IngestQueue queue, StoreWriter writer, GrpcIngestCounters grpc,
       TcpIngestCounters tcp, AuthInterceptor auth, AgentRegistry agents, Clock clock,
-      Duration offlineAfter) {
+      Duration offlineAfter, ByteBudget grpcInflight, ByteBudget grpcExpansion,
+      SmallCallGuard grpcSmallCalls) {
     this.clock = clock;
     SegmentStore store = writer.store();
     this.lastScrapeNanos = clock.nanoTime();
@@ -103,6 +106,27 @@ public final class CollectorMetrics implements AutoCloseable {
         grpc::streamsClosedUnauthenticated);
     counter("rlog_grpc_calls_failed_total", "Send calls failed because the store could not take them",
         grpc::callsFailed);
+    gauge("rlog_grpc_inflight_bytes",
+        "gRPC message bytes being received or held by calls (bounded by grpc.max_inflight_bytes)",
+        grpcInflight::held);
+    gauge("rlog_grpc_expanding_bytes",
+        "Store bytes of batches being expanded (bounded by grpc.max_batch_store_bytes)",
+        grpcExpansion::held);
+    gauge("rlog_grpc_receive_waiting_calls", "Calls waiting for a receive permit",
+        grpcInflight::waiting);
+    counter("rlog_grpc_receive_waits_total", "Times a call waited for a receive permit",
+        grpcInflight::waits);
+    counter("rlog_grpc_batches_too_large_total",
+        "Send calls failed for a LogBatch above grpc.max_message_bytes or grpc.max_batch_store_bytes",
+        grpc::batchesTooLarge);
+    counter("rlog_grpc_small_messages_too_large_total",
+        "Register/Refresh/Heartbeat/health requests above grpc.max_small_message_bytes",
+        grpcSmallCalls::tooLarge);
+    counter("rlog_grpc_auth_calls_refused_total",
+        "Register/Refresh calls refused beyond grpc.max_auth_calls", grpcSmallCalls::refusedBusy);
+    counter("rlog_grpc_idle_receivers_closed_total",
+        "Calls ended for holding a receive permit without a message for grpc.receive_idle_timeout"
+            + " while others waited", () -> grpc.idleReceiversClosed() + grpcSmallCalls.idleClosed());
     counter("rlog_store_records_total", "Records written to the store", store::recordsWritten);
     counter("rlog_store_bytes_total", "Bytes written to the store", store::bytesWritten);
     counter("rlog_store_rotations_total", "Segment rotations", store::rotations);

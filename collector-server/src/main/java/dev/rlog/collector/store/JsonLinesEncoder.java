@@ -59,7 +59,8 @@ public final class JsonLinesEncoder {
   private int records;
 
   private long recvMillis = Long.MIN_VALUE;
-  private final byte[] recvText = new byte[24];
+  private static final int RECV_TEXT_LENGTH = 24;
+  private final byte[] recvText = new byte[RECV_TEXT_LENGTH];
   private final TimestampFormatter tsFormatter = new TimestampFormatter();
 
   public JsonLinesEncoder() {
@@ -141,10 +142,8 @@ public final class JsonLinesEncoder {
       byte[] agentFields, byte[] quotedLabel, boolean hasTs, long tsSeconds, int tsNanos,
       byte[] quotedFid, long offset, byte[] line, int off, int len) {
     int escaped = escapedLength(line, off, len);
-    ensure(RECV.length + recvText.length + GRPC.length + agentFields.length + LABEL.length
-        + quotedLabel.length + TS.length + 32 + FID.length
-        + (quotedFid == null ? 0 : quotedFid.length) + OFF.length + 20 + LINE.length
-        + (escaped >= 0 ? escaped : len * 3) + END.length);
+    ensure(grpcRecordBound(agentFields.length, quotedLabel.length,
+        quotedFid == null ? 0 : quotedFid.length, escaped >= 0 ? escaped : len * 3));
     put(RECV);
     put(recvText);
     put(GRPC);
@@ -172,6 +171,26 @@ public final class JsonLinesEncoder {
     }
     put(END);
     records++;
+  }
+
+  /**
+   * The most bytes {@link #grpcRecord} appends for a record with these lengths: what a gRPC line
+   * costs in the store, known before it is encoded (the caller sums it to account for a batch).
+   *
+   * @param lineBound the line's escaped length, {@link #escapedLength}, or {@code len * 3} when
+   *     that is -1 (invalid UTF-8)
+   */
+  public static int grpcRecordBound(
+      int agentFieldsLength, int quotedLabelLength, int quotedFidLength, int lineBound) {
+    return RECV.length + RECV_TEXT_LENGTH + GRPC.length + agentFieldsLength + LABEL.length
+        + quotedLabelLength + TS.length + 32 + FID.length + quotedFidLength + OFF.length + 20
+        + LINE.length + lineBound + END.length;
+  }
+
+  /** The bound {@link #grpcRecord} reserves for the line {@code line[off, off+len)}. */
+  public static int grpcLineBound(byte[] line, int off, int len) {
+    int escaped = escapedLength(line, off, len);
+    return escaped >= 0 ? escaped : len * 3;
   }
 
   public int records() {
