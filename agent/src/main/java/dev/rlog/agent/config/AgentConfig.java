@@ -25,7 +25,7 @@ import java.util.Set;
  *                                            # (plaintext), https://host:port (TLS)
  * project_key: ...                           # required, secret (the file is mode 0600)
  * batch_size: 1000                           # lines per batch
- * batch_max_bytes: 4MiB                      # encoded bytes per batch
+ * batch_max_bytes: 1MiB                      # encoded bytes per batch
  * flush_interval: 10                         # seconds (or 500ms, 1m): oldest line waits at most this
  * heartbeat_interval: 30                     # seconds
  * max_line_bytes: 1MiB                       # longer lines are split/truncated by the tailer

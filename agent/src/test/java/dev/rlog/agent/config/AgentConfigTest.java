@@ -33,7 +33,7 @@ class AgentConfigTest {
     assertThat(c.serverAddr()).isEqualTo(new ServerAddress("collector", 50051));
     assertThat(c.projectKey()).isEqualTo("pk_secret");
     assertThat(c.batchSize()).isEqualTo(AgentConfig.DEFAULT_BATCH_SIZE).isEqualTo(1000);
-    assertThat(c.batchMaxBytes()).isEqualTo(AgentConfig.DEFAULT_BATCH_MAX_BYTES).isEqualTo(4L << 20);
+    assertThat(c.batchMaxBytes()).isEqualTo(AgentConfig.DEFAULT_BATCH_MAX_BYTES).isEqualTo(1L << 20);
     assertThat(c.flushInterval()).isEqualTo(Duration.ofSeconds(10));
     assertThat(c.heartbeatInterval()).isEqualTo(Duration.ofSeconds(30));
     assertThat(c.maxLineBytes()).isEqualTo(1 << 20);
