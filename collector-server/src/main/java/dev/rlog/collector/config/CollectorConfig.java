@@ -53,7 +53,7 @@ public record CollectorConfig(
   public static final int DEFAULT_MAX_FRAME_BYTES = 1 << 20;
   public static final int DEFAULT_MAX_READ_BYTES = 32 << 10;
   public static final long DEFAULT_SEGMENT_BYTES = 128L << 20;
-  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 12L << 20;
+  public static final long DEFAULT_MAX_INFLIGHT_BYTES = 8L << 20;
   public static final long DEFAULT_MAX_BATCH_STORE_BYTES = 8L << 20;
   public static final int DEFAULT_FLOW_CONTROL_WINDOW = 8 << 10;
   public static final int DEFAULT_MAX_SMALL_MESSAGE_BYTES = 16 << 10;
