@@ -145,6 +145,9 @@ public final class Collector implements Service {
     smallCalls = new SmallCallGuard(inflight, maxMessage, lim.maxSmallMessageBytes(), clock);
     SmallCallGuard.Limit authCalls = new SmallCallGuard.Limit("grpc.max_auth_calls",
         lim.maxAuthCalls());
+    // Calls that need no token (Register, Refresh, grpc.health) receive under a budget of their
+    // own: whoever reaches the port cannot hold the permits the agents' Send calls need.
+    ByteBudget unauthenticated = new ByteBudget((long) lim.maxAuthCalls() * maxMessage, callbacks);
     NettyServerBuilder grpcBuilder =
         NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()));
     if (cfg.grpcTls() != null) {
@@ -163,11 +166,12 @@ public final class Collector implements Service {
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addService(smallCalls.guard(ServerInterceptors.intercept(
-            new AuthServiceImpl(projects, agents), authInterceptor), authCalls))
+            new AuthServiceImpl(projects, agents), authInterceptor), authCalls, unauthenticated))
         .addService(ServerInterceptors.intercept(logService, authInterceptor))
         .addService(smallCalls.guard(ServerInterceptors.intercept(
             new HeartbeatServiceImpl(agents, clock), authInterceptor), null))
-        .addService(smallCalls.guard(health.getHealthService().bindService(), null))
+        .addService(smallCalls.guard(health.getHealthService().bindService(), null,
+            unauthenticated))
         .build()
         .start();
 

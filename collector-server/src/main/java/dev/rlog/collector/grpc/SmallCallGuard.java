@@ -17,7 +17,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -95,13 +97,15 @@ public final class SmallCallGuard {
    * Register calls and sends nothing must not keep the budget from agents with data.
    */
   public int closeIdleReceivers(Duration timeout) {
-    if (inflight.waiting() == 0) {
-      return 0;
-    }
     long now = clock.nanoTime();
+    // Whether a budget has waiters is read once, before this sweep frees any permit.
+    Map<ByteBudget, Boolean> starved = new IdentityHashMap<>();
+    for (GuardedCall<?, ?> c : receiving) {
+      starved.computeIfAbsent(c.budget, b -> b.waiting() > 0);
+    }
     int closed = 0;
     for (GuardedCall<?, ?> c : receiving) {
-      if (c.closeIfIdle(now, timeout.toNanos())) {
+      if (starved.getOrDefault(c.budget, false) && c.closeIfIdle(now, timeout.toNanos())) {
         closed++;
       }
     }
@@ -123,12 +127,26 @@ public final class SmallCallGuard {
    * progress. Method names and wire formats are unchanged.
    */
   public ServerServiceDefinition guard(ServerServiceDefinition service, Limit limit) {
+    return guard(service, limit, inflight);
+  }
+
+  /**
+   * As {@link #guard(ServerServiceDefinition, Limit)}, but its calls take their receive permits
+   * from {@code budget}: unauthenticated calls (Register, Refresh) get a budget of their own, so
+   * whoever can reach the port cannot hold the permits the agents' Send calls need.
+   */
+  public ServerServiceDefinition guard(ServerServiceDefinition service, Limit limit,
+      ByteBudget budget) {
+    if (permitBytes > budget.capacity()) {
+      throw new IllegalArgumentException("receive permit " + permitBytes
+          + " exceeds the budget " + budget.capacity());
+    }
     ServiceDescriptor sd = service.getServiceDescriptor();
     List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
     ServiceDescriptor.Builder nsd = ServiceDescriptor.newBuilder(sd.getName())
         .setSchemaDescriptor(sd.getSchemaDescriptor());
     for (ServerMethodDefinition<?, ?> m : service.getMethods()) {
-      ServerMethodDefinition<?, ?> g = guardMethod(m, limit);
+      ServerMethodDefinition<?, ?> g = guardMethod(m, limit, budget);
       nsd.addMethod(g.getMethodDescriptor());
       methods.add(g);
     }
@@ -138,18 +156,19 @@ public final class SmallCallGuard {
   }
 
   private <Q, R> ServerMethodDefinition<Q, R> guardMethod(
-      ServerMethodDefinition<Q, R> m, Limit limit) {
+      ServerMethodDefinition<Q, R> m, Limit limit, ByteBudget budget) {
     MethodDescriptor<Q, R> md = m.getMethodDescriptor();
     MethodDescriptor<Q, R> capped = md.toBuilder(
         new CappedMarshaller<>(md.getRequestMarshaller(), maxSmallMessageBytes),
         md.getResponseMarshaller()).build();
     ServerCallHandler<Q, R> next = m.getServerCallHandler();
     return ServerMethodDefinition.create(capped, (call, headers) -> start(call, headers, next,
-        limit));
+        limit, budget));
   }
 
   private <Q, R> ServerCall.Listener<Q> start(
-      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next, Limit limit) {
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next, Limit limit,
+      ByteBudget budget) {
     if (limit != null && limit.active.incrementAndGet() > limit.max) {
       limit.active.decrementAndGet();
       refusedBusy.increment();
@@ -158,7 +177,7 @@ public final class SmallCallGuard {
           + limit.max + "); retry later"), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    GuardedCall<Q, R> guarded = new GuardedCall<>(call, limit);
+    GuardedCall<Q, R> guarded = new GuardedCall<>(call, limit, budget);
     ServerCall.Listener<Q> delegate;
     try {
       delegate = next.startCall(guarded, headers);
@@ -206,15 +225,17 @@ public final class SmallCallGuard {
   /** Requests the one message only with a receive permit; holds it until the message is read. */
   private final class GuardedCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
     private final Limit limit;
+    private final ByteBudget budget;
     private boolean requested;
     private boolean permitHeld;
     private long permitSinceNanos;
     private boolean refused;
     private boolean ended;
 
-    GuardedCall(ServerCall<Q, R> call, Limit limit) {
+    GuardedCall(ServerCall<Q, R> call, Limit limit, ByteBudget budget) {
       super(call);
       this.limit = limit;
+      this.budget = budget;
     }
 
     @Override
@@ -223,7 +244,7 @@ public final class SmallCallGuard {
         return; // one request message per call: a second one is never read
       }
       requested = true;
-      if (inflight.acquireOrWait(permitBytes, this::permitGranted)) {
+      if (budget.acquireOrWait(permitBytes, this::permitGranted)) {
         holdPermit();
         super.request(1);
       }
@@ -248,7 +269,7 @@ public final class SmallCallGuard {
 
     private synchronized void permitGranted() {
       if (ended || refused) {
-        inflight.release(permitBytes);
+        budget.release(permitBytes);
         return;
       }
       holdPermit();
@@ -259,7 +280,7 @@ public final class SmallCallGuard {
       if (permitHeld) {
         permitHeld = false;
         receiving.remove(this);
-        inflight.release(permitBytes);
+        budget.release(permitBytes);
       }
     }
 

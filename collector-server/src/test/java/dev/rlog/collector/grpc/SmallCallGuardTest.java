@@ -274,4 +274,29 @@ class SmallCallGuardTest {
     assertThat(waiting).isCompleted();
     assertThat(inflight.held()).isZero();
   }
+
+  @Test
+  void callsOnTheirOwnBudgetNeverTakeTheSharedOne() throws Exception {
+    ByteBudget own = new ByteBudget(PERMIT, Runnable::run);
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(guard.guard(auth.bindService(),
+            new SmallCallGuard.Limit("grpc.max_auth_calls", 8), own))
+        .build().start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    CompletableFuture<Status> idle = new CompletableFuture<>();
+    silentRegister(idle);
+    assertThat(own.held()).isEqualTo(PERMIT);
+    assertThat(inflight.held()).as("the shared budget").isZero();
+
+    CompletableFuture<RegisterResponse> waiting = register("a"); // waits on the own budget only
+    assertThat(own.waiting()).isEqualTo(1);
+    assertThat(inflight.waiting()).isZero();
+    clock.advance(java.time.Duration.ofSeconds(10));
+    assertThat(guard.closeIdleReceivers(java.time.Duration.ofSeconds(10))).isEqualTo(1);
+    assertThat(idle.join().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    auth.answerFirst();
+    assertThat(waiting).isCompleted();
+    assertThat(own.held()).isZero();
+  }
 }
