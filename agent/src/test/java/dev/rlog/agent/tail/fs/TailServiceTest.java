@@ -16,7 +16,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -58,9 +60,19 @@ class TailServiceTest {
     }
   }
 
-  private static boolean tailThreadAlive() {
+  /** Live tail threads; other tests' leftovers are excluded by comparing with a set from before. */
+  private static Set<Thread> tailThreads() {
     return Thread.getAllStackTraces().keySet().stream()
-        .anyMatch(t -> t.getName().equals(TailService.THREAD_NAME) && t.isAlive());
+        .filter(t -> t.getName().equals(TailService.THREAD_NAME) && t.isAlive())
+        .collect(Collectors.toSet());
+  }
+
+  /** The service's future completes from inside its thread, just before the thread ends. */
+  private static void assertEnded(Set<Thread> threads) throws InterruptedException {
+    for (Thread t : threads) {
+      t.join(TimeUnit.SECONDS.toMillis(10));
+      assertThat(t.isAlive()).as("%s still alive", t).isFalse();
+    }
   }
 
   @Test
@@ -70,7 +82,11 @@ class TailServiceTest {
     append(log, "line-", 0, 10);
     RecordingSink sink = new RecordingSink(store);
     TailService svc = service(store, sink);
+    Set<Thread> before = tailThreads();
     svc.start();
+    Set<Thread> ours = new HashSet<>(tailThreads());
+    ours.removeAll(before);
+    assertThat(ours).hasSize(1);
     try {
       await().atMost(Duration.ofSeconds(10)).until(() -> sink.texts().size() == 10);
       append(log, "line-", 10, 100);
@@ -90,7 +106,7 @@ class TailServiceTest {
     }
     assertThat(sink.texts(r -> r.text().startsWith("line-")))
         .containsExactlyElementsOf(range("line-", 0, 120));
-    assertThat(tailThreadAlive()).isFalse();
+    assertEnded(ours);
 
     append(log, "line-", 120, 130);
     RecordingSink sink2 = new RecordingSink(store);
@@ -186,10 +202,11 @@ class TailServiceTest {
   void corruptPositionsFileStopsTheStartNamingFileAndLine() throws Exception {
     Files.writeString(state.resolve(OffsetStore.FILE_NAME), "rlog-positions 1\nbroken\n");
     TailService svc = service(new OffsetStore(state), new RecordingSink(null));
+    Set<Thread> before = tailThreads();
     PositionsFileException e = assertThrows(PositionsFileException.class, svc::start);
     assertThat(e.getMessage()).contains(state.resolve("positions").toString()).contains("line 2");
     assertThat(svc.shutdown()).isDone();
-    assertThat(tailThreadAlive()).isFalse();
+    assertThat(tailThreads()).isSubsetOf(before); // start failed before any thread was made
   }
 
   @Test
