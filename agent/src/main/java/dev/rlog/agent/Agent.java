@@ -4,11 +4,14 @@ import dev.rlog.agent.auth.BearerTokenInterceptor;
 import dev.rlog.agent.auth.HostInfo;
 import dev.rlog.agent.auth.TokenManager;
 import dev.rlog.agent.batch.Batcher;
+import dev.rlog.agent.tail.LineSink;
 import dev.rlog.agent.config.AgentConfig;
 import dev.rlog.agent.config.AgentState;
 import dev.rlog.agent.heartbeat.Heartbeat;
 import dev.rlog.agent.heartbeat.OshiSystemMetrics;
 import dev.rlog.agent.ship.CollectorChannels;
+import dev.rlog.agent.ship.ChunkShipper;
+import dev.rlog.agent.ship.GrpcChunkTransport;
 import dev.rlog.agent.ship.GrpcLogTransport;
 import dev.rlog.agent.ship.Shipper;
 import dev.rlog.agent.ship.ShipperCounters;
@@ -65,7 +68,8 @@ public final class Agent implements Service {
   private ManagedChannel raw;
   private TokenManager tokens;
   private TailService tail;
-  private Shipper shipper;
+  /** The shipping side: a {@link ChunkShipper} or, with {@code protocol: send}, a {@link Shipper}. */
+  private Service shipper;
   private Heartbeat heartbeat;
   private AgentMetrics metrics;
   private CompletableFuture<Void> shutdown;
@@ -90,10 +94,31 @@ public final class Agent implements Service {
 
     long bound = Math.max(MAX_BUFFERED_BYTES, config.batchMaxBytes());
     Signals signals = new Signals();
-    Batcher batcher = new Batcher(new Batcher.Options(config.batchSize(), config.batchMaxBytes(),
-        config.flushInterval(), bound), clock, signals);
-    shipper = new Shipper(batcher, new GrpcLogTransport(channel), tokens, signals, clock,
-        shipperOptions, counters);
+    LineSink sink;
+    CompletableFuture<Void> shipperEnded;
+    Runnable startShipper;
+    if (config.protocol() == AgentConfig.Protocol.SHIP) {
+      // A chunk is at most batch_size lines and batch_max_bytes of file: the same bounds a
+      // collector sets for a LogBatch (its store-size estimate and message cap) hold for it.
+      ChunkShipper.Options o = ChunkShipper.Options.of(config.batchSize(),
+          (int) Math.min(Integer.MAX_VALUE, config.batchMaxBytes()));
+      ChunkShipper s = new ChunkShipper(new GrpcChunkTransport(channel), tokens, signals,
+          signals::spaceAvailable, clock, o, o.retryPolicy(), counters);
+      sink = s;
+      shipper = s;
+      shipperEnded = s.terminated();
+      startShipper = s::start;
+    } else {
+      Batcher batcher = new Batcher(new Batcher.Options(config.batchSize(),
+          config.batchMaxBytes(), config.flushInterval(), bound), clock, signals);
+      Shipper s = new Shipper(batcher, new GrpcLogTransport(channel), tokens, signals, clock,
+          shipperOptions, counters);
+      signals.bind(s);
+      sink = s;
+      shipper = s;
+      shipperEnded = s.terminated();
+      startShipper = s::start;
+    }
     List<TailSource> sources = config.sources().stream()
         .map(s -> new TailSource(s.label(), s.path())).toList();
     TailConfig tailConfig = TailConfig.builder()
@@ -102,13 +127,13 @@ public final class Agent implements Service {
         .startPosition(config.startAt() == AgentConfig.StartAt.END
             ? TailConfig.StartPosition.END : TailConfig.StartPosition.BEGINNING)
         .build();
-    tail = new TailService(sources, tailConfig, new OffsetStore(state.dir()), shipper, clock);
-    signals.bind(shipper, tail);
+    tail = new TailService(sources, tailConfig, new OffsetStore(state.dir()), sink, clock);
+    signals.bind(tail);
     heartbeat = new Heartbeat(channel, tokens, new OshiSystemMetrics(), clock,
         config.heartbeatInterval(), Heartbeat.DEFAULT_DEADLINE);
 
-    shipper.start();
-    watch(Shipper.THREAD_NAME, shipper.terminated());
+    startShipper.run();
+    watch(Shipper.THREAD_NAME, shipperEnded);
     tail.start();
     watch(TailService.THREAD_NAME, tail.terminated());
     heartbeat.start();
@@ -117,7 +142,8 @@ public final class Agent implements Service {
       metrics = new AgentMetrics(counters, tail, tokens);
       metrics.start(config.metrics().host(), config.metrics().port());
     }
-    log.info("agent started: {} sources, collector {}", sources.size(), config.serverAddr());
+    log.info("agent started: {} sources, collector {} ({})", sources.size(), config.serverAddr(),
+        config.protocol() == AgentConfig.Protocol.SHIP ? "Ship stream" : "Send calls");
   }
 
   public ShipperCounters counters() {
@@ -204,15 +230,18 @@ public final class Agent implements Service {
 
   /**
    * Breaks the construction cycle batcher → shipper → tail → shipper: created first, handed to
-   * the batcher (its listener) and the shipper (its committer), bound once both exist. Nothing
+   * the batcher (its listener) and the shipper (its committer), bound once they exist. Nothing
    * runs before {@link #bind}, since no thread is started before it, so no signal is lost.
    */
   private static final class Signals implements Batcher.Listener, Shipper.PositionCommitter {
     private volatile Shipper shipper;
     private volatile TailService tail;
 
-    void bind(Shipper shipper, TailService tail) {
+    void bind(Shipper shipper) {
       this.shipper = shipper;
+    }
+
+    void bind(TailService tail) {
       this.tail = tail;
     }
 

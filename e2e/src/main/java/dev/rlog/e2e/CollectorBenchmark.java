@@ -27,8 +27,10 @@ public final class CollectorBenchmark implements Callable<Integer> {
   int runs;
 
   @Option(names = "--scenarios", split = ",",
-      defaultValue = "tcp-8x100,tcp-64x100,tcp-8x512,grpc-8x1000x200,tcp-conns-1000",
-      description = "tcp-CONNSxBYTES, grpc-STREAMSxLINESxBYTES, tcp-conns-N")
+      defaultValue = "tcp-8x100,tcp-64x100,tcp-8x512,grpc-8x1000x200,ship-8x1000x200,"
+          + "tcp-conns-1000",
+      description = "tcp-CONNSxBYTES, grpc-STREAMSxLINESxBYTES (Send), ship-STREAMSxLINESxBYTES"
+          + " (Ship chunks), tcp-conns-N")
   List<String> scenarios;
 
   @Option(names = "--tcp-mib", defaultValue = "2048",
@@ -133,6 +135,17 @@ public final class CollectorBenchmark implements Callable<Integer> {
       TcpLoad load = new TcpLoad(c.tcpPort(), conns, bytes, per, 2);
       load.run();
       records = load.totalRecords();
+      payloadMiB = records * (double) bytes / (1 << 20);
+    } else if (sc.startsWith("ship-")) {
+      String[] slb = p[1].split("x");
+      int streams = Integer.parseInt(slb[0]);
+      int lines = Integer.parseInt(slb[1]);
+      int bytes = Integer.parseInt(slb[2]);
+      int chunks = (int) Math.max(1, grpcLines / streams / lines);
+      ShipLoad load = new ShipLoad(c.grpcPort(), key, streams, lines, bytes, chunks);
+      t0 = System.nanoTime(); // registration is not part of the rate
+      load.run();
+      records = load.totalLines();
       payloadMiB = records * (double) bytes / (1 << 20);
     } else if (sc.startsWith("grpc-")) {
       String[] slb = p[1].split("x");

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -30,6 +31,8 @@ import java.util.Set;
  * heartbeat_interval: 30                     # seconds
  * max_line_bytes: 1MiB                       # longer lines are split/truncated by the tailer
  * start_at: beginning                        # beginning | end, for a file seen for the first time
+ * protocol: ship                             # ship (chunks, windowed; rlog collectors) | send
+ *                                            # (LogBatch calls, for collectors without Ship)
  * metrics: {enabled: false, host: 127.0.0.1, port: 9465}
  * sources:
  *   - {label: app, path: /var/log/app/*.log}  # path may be a glob
@@ -55,7 +58,8 @@ public record AgentConfig(
     StartAt startAt,
     Metrics metrics,
     List<Source> sources,
-    TlsFiles tls) {
+    TlsFiles tls,
+    Protocol protocol) {
 
   public static final Path DEFAULT_FILE = Path.of("config", "agent.yaml");
 
@@ -85,6 +89,20 @@ public record AgentConfig(
   public static final int MAX_LABEL_CHARS = 128;
   public static final int MAX_PATH_CHARS = 4096;
 
+  public static final Protocol DEFAULT_PROTOCOL = Protocol.SHIP;
+
+  /** How lines go to the collector. */
+  public enum Protocol {
+    /** {@code LogService.Ship}: raw chunks, a window of them in flight (rlog's fast path). */
+    SHIP,
+    /** {@code LogService.Send}: LogBatch calls, one at a time (any collector of the wire). */
+    SEND;
+
+    public String yamlName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
   /** Where reading starts in a file the agent has never seen before. */
   public enum StartAt {
     BEGINNING, END;
@@ -110,6 +128,7 @@ public record AgentConfig(
 
   public AgentConfig {
     sources = List.copyOf(sources);
+    Objects.requireNonNull(protocol, "protocol");
     if (tls != null && !serverAddr.tls()) {
       throw new IllegalArgumentException("TLS files need an https:// server address");
     }
@@ -120,13 +139,19 @@ public record AgentConfig(
       long batchMaxBytes, Duration flushInterval, Duration heartbeatInterval, int maxLineBytes,
       int maxOpenFiles, StartAt startAt, Metrics metrics, List<Source> sources) {
     this(file, serverAddr, projectKey, batchSize, batchMaxBytes, flushInterval, heartbeatInterval,
-        maxLineBytes, maxOpenFiles, startAt, metrics, sources, null);
+        maxLineBytes, maxOpenFiles, startAt, metrics, sources, null, DEFAULT_PROTOCOL);
   }
 
   /** This config with {@code tls} (null for none). */
   public AgentConfig withTls(TlsFiles tls) {
     return new AgentConfig(file, serverAddr, projectKey, batchSize, batchMaxBytes, flushInterval,
-        heartbeatInterval, maxLineBytes, maxOpenFiles, startAt, metrics, sources, tls);
+        heartbeatInterval, maxLineBytes, maxOpenFiles, startAt, metrics, sources, tls, protocol);
+  }
+
+  /** This config with {@code protocol}. */
+  public AgentConfig withProtocol(Protocol protocol) {
+    return new AgentConfig(file, serverAddr, projectKey, batchSize, batchMaxBytes, flushInterval,
+        heartbeatInterval, maxLineBytes, maxOpenFiles, startAt, metrics, sources, tls, protocol);
   }
 
   /** Loads and validates {@code file}; a missing file is an error naming it. */
@@ -166,6 +191,8 @@ public record AgentConfig(
         MAX_MAX_OPEN_FILES);
     StartAt startAt = StartAt.valueOf(
         y.choice("start_at", DEFAULT_START_AT.yamlName(), "beginning", "end").toUpperCase(Locale.ROOT));
+    Protocol protocol = Protocol.valueOf(
+        y.choice("protocol", DEFAULT_PROTOCOL.yamlName(), "ship", "send").toUpperCase(Locale.ROOT));
 
     YamlConfig m = y.section("metrics");
     Metrics metrics = new Metrics(
@@ -210,7 +237,7 @@ public record AgentConfig(
           "must not exceed batch_max_bytes (" + batchMaxBytes + "), got " + maxLine);
     }
     return new AgentConfig(y.file(), server, projectKey, batchSize, batchMaxBytes, flush,
-        heartbeat, maxLine, maxOpenFiles, startAt, metrics, sources, tls);
+        heartbeat, maxLine, maxOpenFiles, startAt, metrics, sources, tls, protocol);
   }
 
   /** {@code tls: {ca, cert, key}}; only meaningful, so only allowed, with an https:// address. */

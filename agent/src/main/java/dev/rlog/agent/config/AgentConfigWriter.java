@@ -48,6 +48,9 @@ public final class AgentConfigWriter {
     if (c.startAt() != AgentConfig.DEFAULT_START_AT) {
       root.put("start_at", c.startAt().yamlName());
     }
+    if (c.protocol() != AgentConfig.DEFAULT_PROTOCOL) {
+      root.put("protocol", c.protocol().yamlName());
+    }
     if (!c.metrics().equals(AgentConfig.Metrics.defaults())) {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("enabled", c.metrics().enabled());
@@ -108,6 +111,8 @@ public final class AgentConfigWriter {
         + "        # per source; more files wait, rotated then oldest first\n"
         + "#   start_at: " + AgentConfig.DEFAULT_START_AT.yamlName()
         + "        # or end, for files seen for the first time\n"
+        + "#   protocol: " + AgentConfig.DEFAULT_PROTOCOL.yamlName()
+        + "        # or send, for a collector without the Ship method\n"
         + "#   metrics: {enabled: " + AgentConfig.DEFAULT_METRICS_ENABLED + ", host: "
         + AgentConfig.DEFAULT_METRICS_HOST + ", port: " + AgentConfig.DEFAULT_METRICS_PORT + "}\n"
         + "#   tls: {ca: CA.pem, cert: CLIENT.pem, key: CLIENT-KEY.pem}"

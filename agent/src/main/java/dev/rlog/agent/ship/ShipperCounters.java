@@ -45,6 +45,11 @@ public final class ShipperCounters {
     batchesInFlight.addAndGet(-batches);
   }
 
+  /** Ship: chunks sent and not yet acknowledged change by {@code delta}. */
+  void chunksInFlight(long delta) {
+    batchesInFlight.addAndGet(delta);
+  }
+
   /** Lines handed to the batcher, per source label. */
   public Map<String, Long> linesRead() {
     return snapshot(read);

@@ -4,42 +4,49 @@ import com.google.protobuf.ByteString;
 import java.util.Arrays;
 
 /**
- * Complete lines read in one go from one file instance, in file order. Immutable once built; safe
- * to hand to another thread.
+ * A chunk: complete lines read in one go from one file instance, in file order, kept as the
+ * file's own bytes. Immutable once built; safe to hand to another thread.
  *
- * <p>For line {@code i}: {@link #offset(int)} is the file offset of its first byte (sent as
- * {@code Log.offset}), {@link #line(int)} its bytes without the line terminator (made with one
- * copy out of the read buffer), {@link #end(int)} the offset just after its terminator — the
- * position to commit once this line and every earlier line of the instance are acknowledged.
+ * <p>The lines are consecutive in the file: line 0 starts at {@link #startOffset()}, each next
+ * line right after the previous one's terminator, and {@link #data()} holds the file's bytes
+ * from there, terminators included ({@code \n}, {@code \r\n}, or none for a piece of a cut
+ * long line or a flushed partial line), {@link #dataLength()} of them. Per line there is one
+ * {@code int} (where it ends in the data): no object per line, and the bytes go on the wire as
+ * they are ({@code log.Chunk}). For line {@code i}: {@link #offset(int)} is the file offset of its
+ * first byte, {@link #end(int)} the offset just after its terminator — the position to commit
+ * once this line and every earlier line of the instance are acknowledged — and {@link
+ * #line(int)} its bytes without the terminator (a copy, for the {@code Send} path).
  */
 public final class LineBatch {
   private final String label;
   private final String fileInstance;
   private final String path;
   private final long readAtMillis;
-  private final long[] offsets;
-  private final long[] ends;
-  private final ByteString[] lines;
+  private final long startOffset;
+  private final byte[] data;
+  private final int dataLength;
+  /** Per line, the index in {@code data} just after its terminator. */
+  private final int[] ends;
   private final int size;
-  private final long bytes;
 
   private LineBatch(Builder b) {
     this.label = b.label;
     this.fileInstance = b.fileInstance;
     this.path = b.path;
     this.readAtMillis = b.readAtMillis;
-    this.offsets = b.offsets;
-    this.ends = b.ends;
-    this.lines = b.lines;
+    this.startOffset = b.startOffset;
+    // A buffer sized for a whole read that holds a few lines is not kept at its full size.
+    this.data = b.dataLength < b.data.length / 2 ? Arrays.copyOf(b.data, b.dataLength) : b.data;
+    this.dataLength = b.dataLength;
+    this.ends = b.size < b.ends.length / 2 ? Arrays.copyOf(b.ends, b.size) : b.ends;
     this.size = b.size;
-    this.bytes = b.bytes;
   }
 
   public String label() {
     return label;
   }
 
-  /** The wire id of the file instance ({@code Log.file_instance}). */
+  /** The wire id of the file instance ({@code Chunk.file_instance}, {@code Log.file_instance}). */
   public String fileInstance() {
     return fileInstance;
   }
@@ -49,7 +56,7 @@ public final class LineBatch {
     return path;
   }
 
-  /** Wall-clock time of the read, a fallback timestamp for lines that carry none. */
+  /** Wall-clock time of the read, the lines' timestamp. */
   public long readAtMillis() {
     return readAtMillis;
   }
@@ -58,29 +65,63 @@ public final class LineBatch {
     return size;
   }
 
+  /** File offset of the first line. */
+  public long startOffset() {
+    return startOffset;
+  }
+
+  /** The file's bytes of all lines, terminators included: {@code [0, dataLength())}. Do not modify. */
+  public byte[] data() {
+    return data;
+  }
+
+  public int dataLength() {
+    return dataLength;
+  }
+
+  /** Heap taken by the chunk's arrays (what a buffer bound should count). */
+  public long heapBytes() {
+    return 64L + data.length + 4L * ends.length;
+  }
+
   public long offset(int i) {
     check(i);
-    return offsets[i];
+    return startOffset + (i == 0 ? 0 : ends[i - 1]);
   }
 
   public long end(int i) {
     check(i);
-    return ends[i];
+    return startOffset + ends[i];
   }
 
+  /** Length of line {@code i} in the data, terminator included. */
+  public int rawLength(int i) {
+    check(i);
+    return ends[i] - (i == 0 ? 0 : ends[i - 1]);
+  }
+
+  /** Line {@code i} without its terminator (a final LF and a CR right before it), copied. */
   public ByteString line(int i) {
     check(i);
-    return lines[i];
+    int from = i == 0 ? 0 : ends[i - 1];
+    int to = ends[i];
+    if (data[to - 1] == '\n') {
+      to--;
+      if (to > from && data[to - 1] == '\r') {
+        to--;
+      }
+    }
+    return ByteString.copyFrom(data, from, to - from);
   }
 
   /** The position after the last line: commit it when the whole batch is acknowledged. */
   public long endPosition() {
-    return ends[size - 1];
+    return startOffset + dataLength;
   }
 
-  /** Sum of the line lengths (terminators excluded). */
+  /** Bytes of the lines in the file, terminators included. */
   public long byteCount() {
-    return bytes;
+    return dataLength;
   }
 
   private void check(int i) {
@@ -92,25 +133,28 @@ public final class LineBatch {
   @Override
   public String toString() {
     return "LineBatch[" + label + " " + fileInstance + " lines=" + size + " end="
-        + (size == 0 ? "-" : ends[size - 1]) + "]";
+        + (size == 0 ? "-" : endPosition()) + "]";
   }
 
   /**
-   * Collects lines from a {@link LineSplitter}; one builder per file, reused across batches.
-   * Single-threaded.
+   * Collects lines from a {@link LineSplitter} into one data buffer; one builder per file, reused
+   * across batches. Single-threaded.
    */
   public static final class Builder implements LineSplitter.LineConsumer {
-    private static final int INITIAL = 64;
+    private static final int INITIAL_LINES = 64;
+    private static final int INITIAL_BYTES = 4096;
+    private static final byte[] CRLF = {'\r', '\n'};
 
     private final String label;
     private final String fileInstance;
     private String path;
     private long readAtMillis;
-    private long[] offsets;
-    private long[] ends;
-    private ByteString[] lines;
+    private long startOffset;
+    private byte[] data;
+    private int dataLength;
+    private int[] ends;
     private int size;
-    private long bytes;
+    private int expectedBytes = INITIAL_BYTES;
 
     public Builder(String label, String fileInstance, String path) {
       this.label = label;
@@ -129,19 +173,51 @@ public final class LineBatch {
       return this;
     }
 
+    /**
+     * Sizes the next chunk's buffer for about this many bytes: the bytes of the read about to be
+     * split plus the partial line carried from the last one, so it rarely grows.
+     */
+    public Builder expectBytes(int bytes) {
+      this.expectedBytes = Math.max(INITIAL_BYTES, bytes);
+      return this;
+    }
+
+    /**
+     * One line from the splitter: its content is {@code bytes[start, start+length)}, and {@code
+     * end - offset - length} terminator bytes followed it in the file: 0, 1 ({@code \n}) or 2
+     * ({@code \r\n}). Lines must come in file order without gaps.
+     */
     @Override
     public void line(long offset, byte[] bytes, int start, int length, long end) {
-      if (size == offsets.length) {
-        int n = size * 2;
-        offsets = Arrays.copyOf(offsets, n);
-        ends = Arrays.copyOf(ends, n);
-        lines = Arrays.copyOf(lines, n);
+      long term = end - offset - length;
+      if (term < 0 || term > 2) {
+        throw new IllegalArgumentException("line at " + offset + " of " + length
+            + " bytes cannot end at " + end);
       }
-      offsets[size] = offset;
-      ends[size] = end;
-      lines[size] = ByteString.copyFrom(bytes, start, length);
-      this.bytes += length;
-      size++;
+      if (size == 0) {
+        startOffset = offset;
+        if (data == null) {
+          data = new byte[Math.max(expectedBytes, length + 2)];
+          ends = new int[INITIAL_LINES];
+        }
+      } else if (offset != startOffset + dataLength) {
+        throw new IllegalArgumentException("line at " + offset + " does not follow the one "
+            + "ending at " + (startOffset + dataLength));
+      }
+      int raw = length + (int) term;
+      if (data.length - dataLength < raw) {
+        data = Arrays.copyOf(data, Math.max(data.length * 2, dataLength + raw));
+      }
+      if (size == ends.length) {
+        ends = Arrays.copyOf(ends, size * 2);
+      }
+      System.arraycopy(bytes, start, data, dataLength, length);
+      dataLength += length;
+      if (term > 0) {
+        System.arraycopy(CRLF, 2 - (int) term, data, dataLength, (int) term);
+        dataLength += (int) term;
+      }
+      ends[size++] = dataLength;
     }
 
     public int size() {
@@ -162,12 +238,12 @@ public final class LineBatch {
       return b;
     }
 
+    /** Allocated at the next line: an idle file's builder holds no buffer. */
     private void reset() {
-      offsets = new long[INITIAL];
-      ends = new long[INITIAL];
-      lines = new ByteString[INITIAL];
+      data = null;
+      dataLength = 0;
+      ends = null;
       size = 0;
-      bytes = 0;
     }
   }
 }

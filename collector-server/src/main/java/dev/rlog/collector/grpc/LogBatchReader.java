@@ -20,15 +20,7 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Not thread-safe; one reader per call. Reusable: {@link #reset} for the next message.
  */
-public final class LogBatchReader {
-  private static final int WT_VARINT = 0;
-  private static final int WT_FIXED64 = 1;
-  private static final int WT_LEN = 2;
-  private static final int WT_FIXED32 = 5;
-
-  private byte[] buf;
-  private int pos;
-  private int end;
+public final class LogBatchReader extends WireReader {
 
   // The current Log, valid after next() returned true.
   private int labelOff;
@@ -36,25 +28,12 @@ public final class LogBatchReader {
   private int lineOff;
   private int lineLen;
   private boolean hasTimestamp;
-  private long seconds;
-  private int nanos;
   private int fidOff;
   private int fidLen;
   private long offset;
 
-  /** Thrown for bytes that are not a well-formed LogBatch. */
-  public static final class MalformedBatchException extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    MalformedBatchException(String message) {
-      super(message);
-    }
-  }
-
   public LogBatchReader reset(byte[] message, int off, int len) {
-    this.buf = message;
-    this.pos = off;
-    this.end = off + len;
+    setInput(message, off, len);
     return this;
   }
 
@@ -80,8 +59,7 @@ public final class LogBatchReader {
     labelOff = lineOff = fidOff = from;
     labelLen = lineLen = fidLen = 0;
     hasTimestamp = false;
-    seconds = 0;
-    nanos = 0;
+    clearTimestamp();
     offset = 0;
     int outerEnd = end;
     end = to;
@@ -117,72 +95,6 @@ public final class LogBatchReader {
     } finally {
       end = outerEnd;
     }
-  }
-
-  private void readTimestamp(int to) {
-    while (pos < to) {
-      int tag = readVarint32();
-      int field = tag >>> 3;
-      int wireType = tag & 7;
-      if (field == 1 && wireType == WT_VARINT) {
-        seconds = readVarint64();
-      } else if (field == 2 && wireType == WT_VARINT) {
-        nanos = (int) readVarint64();
-      } else {
-        skip(wireType);
-      }
-    }
-    if (pos != to) {
-      throw new MalformedBatchException("timestamp overruns its length");
-    }
-  }
-
-  private void skip(int wireType) {
-    switch (wireType) {
-      case WT_VARINT -> readVarint64();
-      case WT_FIXED64 -> advance(8);
-      case WT_LEN -> advance(readLength());
-      case WT_FIXED32 -> advance(4);
-      default -> throw new MalformedBatchException("unsupported wire type " + wireType);
-    }
-  }
-
-  private void advance(int n) {
-    if (n > end - pos) {
-      throw new MalformedBatchException("field overruns the message");
-    }
-    pos += n;
-  }
-
-  private int readLength() {
-    long len = readVarint64();
-    if (len < 0 || len > end - pos) {
-      throw new MalformedBatchException("length " + len + " overruns the message");
-    }
-    return (int) len;
-  }
-
-  private int readVarint32() {
-    long v = readVarint64();
-    if (v == 0) {
-      throw new MalformedBatchException("field number 0");
-    }
-    return (int) v;
-  }
-
-  private long readVarint64() {
-    long result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= end) {
-        throw new MalformedBatchException("truncated varint");
-      }
-      byte b = buf[pos++];
-      result |= (long) (b & 0x7f) << shift;
-      if (b >= 0) {
-        return result;
-      }
-    }
-    throw new MalformedBatchException("varint longer than 10 bytes");
   }
 
   public byte[] buffer() {

@@ -9,6 +9,7 @@ import dev.rlog.collector.flow.Chunk;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.store.JsonLinesEncoder;
 import dev.rlog.common.time.Clock;
+import dev.rlog.proto.log.ChunkAck;
 import dev.rlog.proto.log.LogServiceGrpc;
 import io.grpc.BindableService;
 import io.grpc.MethodDescriptor;
@@ -53,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * longer than {@link PositionFilter#MAX_FILE_INSTANCE_BYTES} fails the call with
  * {@code INVALID_ARGUMENT}: the filter remembers ids, so their size is part of its bound.
  *
- * <p><b>Decoding.</b> Requests stay bytes ({@link RawLogBatch}) and are read with
+ * <p><b>Decoding.</b> Requests stay bytes ({@link RawMessage}) and are read with
  * {@link LogBatchReader}: no message objects per line; each line is copied once, into its store
  * record. A malformed batch fails the call with {@code INVALID_ARGUMENT}; nothing of it is stored.
  *
@@ -73,12 +74,17 @@ import org.slf4j.LoggerFactory;
  */
 public final class LogServiceImpl implements BindableService {
   /**
-   * {@code log.LogService/Send} with the request kept as bytes ({@link RawLogBatch}): same name,
+   * {@code log.LogService/Send} with the request kept as bytes ({@link RawMessage}): same name,
    * same wire format as the generated descriptor, so every client works unchanged.
    */
-  public static final MethodDescriptor<RawLogBatch, Empty> SEND_METHOD =
-      LogServiceGrpc.getSendMethod().toBuilder(RawLogBatch.MARSHALLER,
+  public static final MethodDescriptor<RawMessage, Empty> SEND_METHOD =
+      LogServiceGrpc.getSendMethod().toBuilder(RawMessage.MARSHALLER,
           ProtoUtils.marshaller(Empty.getDefaultInstance())).build();
+
+  /** {@code log.LogService/Ship} with the request kept as bytes, like {@link #SEND_METHOD}. */
+  public static final MethodDescriptor<RawMessage, ChunkAck> SHIP_METHOD =
+      LogServiceGrpc.getShipMethod().toBuilder(RawMessage.MARSHALLER,
+          ProtoUtils.marshaller(ChunkAck.getDefaultInstance())).build();
 
   private static final Logger log = LoggerFactory.getLogger(LogServiceImpl.class);
 
@@ -90,7 +96,7 @@ public final class LogServiceImpl implements BindableService {
 
   private final IngestQueue queue;
   private final TokenCheck tokenCheck;
-  private final Set<SendCall> open = ConcurrentHashMap.newKeySet();
+  private final Set<IngestCall> open = ConcurrentHashMap.newKeySet();
   private final PositionFilter positions;
   private final Function<String, String> hostnameOfAgent;
   private final Clock clock;
@@ -98,7 +104,7 @@ public final class LogServiceImpl implements BindableService {
   private final GrpcIngestCounters counters;
   private final SendBounds bounds;
   /** Calls holding a receive permit while their next message has not arrived. */
-  private final Set<SendCall> receiving = ConcurrentHashMap.newKeySet();
+  private final Set<IngestCall> receiving = ConcurrentHashMap.newKeySet();
 
   /** A chunk's buffer is at least this large, whatever the estimate of a tiny batch. */
   static final int MIN_CHUNK_BYTES = 4096;
@@ -141,9 +147,11 @@ public final class LogServiceImpl implements BindableService {
     ServiceDescriptor service = ServiceDescriptor.newBuilder(LogServiceGrpc.SERVICE_NAME)
         .setSchemaDescriptor(LogServiceGrpc.getServiceDescriptor().getSchemaDescriptor())
         .addMethod(SEND_METHOD)
+        .addMethod(SHIP_METHOD)
         .build();
     return ServerServiceDefinition.builder(service)
         .addMethod(SEND_METHOD, ServerCalls.asyncClientStreamingCall(this::send))
+        .addMethod(SHIP_METHOD, ServerCalls.asyncBidiStreamingCall(this::ship))
         .build();
   }
 
@@ -160,7 +168,7 @@ public final class LogServiceImpl implements BindableService {
     }
     long now = clock.nanoTime();
     int closed = 0;
-    for (SendCall c : receiving) {
+    for (IngestCall c : receiving) {
       if (c.closeIfIdle(now, timeout.toNanos())) {
         closed++;
       }
@@ -168,21 +176,41 @@ public final class LogServiceImpl implements BindableService {
     return closed;
   }
 
-  StreamObserver<RawLogBatch> send(StreamObserver<Empty> responseObserver) {
+  StreamObserver<RawMessage> send(StreamObserver<Empty> responseObserver) {
     ServerCallStreamObserver<Empty> call = (ServerCallStreamObserver<Empty>) responseObserver;
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
     VerifiedToken token = AuthInterceptor.TOKEN.get();
     if (id == null || token == null) {
-      // The interceptor guards this service; reaching here without identity is a wiring bug.
-      call.onError(Status.UNAUTHENTICATED.withDescription("no identity").asRuntimeException());
-      return new NoopObserver();
+      return refuseWithoutIdentity(call);
     }
+    return begin(call, new SendCall(call, id, token));
+  }
+
+  StreamObserver<RawMessage> ship(StreamObserver<ChunkAck> responseObserver) {
+    ServerCallStreamObserver<ChunkAck> call =
+        (ServerCallStreamObserver<ChunkAck>) responseObserver;
+    AgentIdentity id = AuthInterceptor.IDENTITY.get();
+    VerifiedToken token = AuthInterceptor.TOKEN.get();
+    if (id == null || token == null) {
+      return refuseWithoutIdentity(call);
+    }
+    ShipCall s = new ShipCall(call, id, token);
+    call.setOnReadyHandler(s::flushAck);
+    return begin(call, s);
+  }
+
+  private static StreamObserver<RawMessage> refuseWithoutIdentity(StreamObserver<?> call) {
+    // The interceptor guards this service; reaching here without identity is a wiring bug.
+    call.onError(Status.UNAUTHENTICATED.withDescription("no identity").asRuntimeException());
+    return new NoopObserver();
+  }
+
+  private StreamObserver<RawMessage> begin(ServerCallStreamObserver<?> call, IngestCall c) {
     call.disableAutoRequest();
-    SendCall s = new SendCall(call, id, token);
-    open.add(s);
-    call.setOnCancelHandler(s::cancelled);
-    s.askForMessage();
-    return s;
+    open.add(c);
+    call.setOnCancelHandler(c::cancelled);
+    c.askForMessage();
+    return c;
   }
 
   /**
@@ -191,7 +219,7 @@ public final class LogServiceImpl implements BindableService {
    */
   public int recheckOpenCalls() {
     int closed = 0;
-    for (SendCall s : open) {
+    for (IngestCall s : open) {
       if (!s.recheck()) {
         closed++;
       }
@@ -205,34 +233,36 @@ public final class LogServiceImpl implements BindableService {
   }
 
   /**
-   * One Send call: state touched by gRPC's serial delivery and by callbacks, hence synchronized.
+   * One ingest call (Send or Ship): state touched by gRPC's serial delivery and by callbacks,
+   * hence synchronized. The subclasses say how a message is sized and encoded, and what the
+   * client hears once it is stored.
    *
    * <p>At any time the call is in one of these steps, and holds of the in-flight budget:
    * asking (nothing: waiting for the queue to resume or for a receive permit), receiving (one
-   * permit of {@code maxMessageBytes}: a message may be arriving), holding a batch (its size:
+   * permit of {@code maxMessageBytes}: a message may be arriving), holding a message (its size:
    * waiting for room in the queue or for expansion bytes), awaiting the commit (nothing).
    */
-  private final class SendCall implements StreamObserver<RawLogBatch> {
-    private final ServerCallStreamObserver<Empty> call;
+  private abstract class IngestCall implements StreamObserver<RawMessage> {
+    private final ServerCallStreamObserver<?> call;
     private final VerifiedToken token;
-    private final String agent;
-    private final byte[] agentFields;
-    private final JsonLinesEncoder encoder = new JsonLinesEncoder(4096);
-    private final LogBatchReader reader = new LogBatchReader();
-    private final QuotedStrings labels = new QuotedStrings();
-    private final QuotedStrings fileInstances = new QuotedStrings();
-    private long lastSeq;
+    final String agent;
+    final byte[] agentFields;
+    final JsonLinesEncoder encoder = new JsonLinesEncoder(4096);
+    final QuotedStrings labels = new QuotedStrings();
+    final QuotedStrings fileInstances = new QuotedStrings();
+    /** The queue sequence whose commit covers everything this call stored so far. */
+    long lastSeq;
     /** Bytes of the in-flight budget this call holds: a receive permit or its held batch. */
     private long inflightHeld;
     private boolean asking;
     private boolean receiving;
     private long receivingSinceNanos;
-    private RawLogBatch held;
+    private RawMessage held;
     private long heldStoreBytes;
-    private boolean halfClosed;
-    private boolean done;
+    boolean halfClosed;
+    boolean done;
 
-    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id, VerifiedToken token) {
+    IngestCall(ServerCallStreamObserver<?> call, AgentIdentity id, VerifiedToken token) {
       this.call = call;
       this.token = token;
       this.agent = id.agentUuid();
@@ -240,6 +270,38 @@ public final class LogServiceImpl implements BindableService {
       this.agentFields = JsonLinesEncoder.grpcAgentFields(
           id.projectId(), agent, host == null ? "" : host);
     }
+
+    /** "Send" or "Ship", for messages. */
+    abstract String method();
+
+    /** The request message's type, for messages. */
+    abstract String messageType();
+
+    /**
+     * Parses and checks the message just received, before anything is expanded: returns
+     * {entries, store bytes} (an upper bound of its records' size in the store).
+     *
+     * @throws WireReader.MalformedBatchException if it is malformed
+     */
+    abstract long[] estimate(RawMessage message);
+
+    /**
+     * Encodes the message's new lines (marking them in {@code p}) and hands them to the queue:
+     * {@link #offerEncoded} tells how. The reader of the message must not keep it afterwards.
+     *
+     * @return false if the queue was full: nothing kept, nothing marked
+     */
+    abstract boolean encodeAndOffer(RawMessage message, PositionFilter.AgentPositions p,
+        int reserve);
+
+    /** The held message is in the queue (or was all duplicates): what the client hears next. */
+    abstract void stored();
+
+    /** The client half-closed and no message is held: finish once everything is committed. */
+    abstract void halfClosedAndStored();
+
+    /** Everything is committed after the client half-closed: complete the call OK. */
+    abstract void completeOk();
 
     /**
      * Asks for the next message once the queue is not paused and a receive permit (the largest
@@ -297,8 +359,8 @@ public final class LogServiceImpl implements BindableService {
         return false;
       }
       counters.idleReceiversClosed.increment();
-      log.info("ending Send from agent {}: no message for {} s while holding a receive permit"
-          + " others wait for (grpc.receive_idle_timeout)", agent,
+      log.info("ending {} from agent {}: no message for {} s while holding a receive permit"
+          + " others wait for (grpc.receive_idle_timeout)", method(), agent,
           TimeUnit.NANOSECONDS.toSeconds(timeoutNanos));
       fail(Status.UNAVAILABLE.withDescription("no message for "
           + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s while other streams wait to send;"
@@ -307,16 +369,16 @@ public final class LogServiceImpl implements BindableService {
     }
 
     @Override
-    public synchronized void onNext(RawLogBatch batch) {
+    public synchronized void onNext(RawMessage message) {
       if (done || !recheck()) {
         return;
       }
       stopReceiving();
       counters.batches.increment();
-      int size = batch.bytes().length;
+      int size = message.bytes().length;
       if (size > inflightHeld) { // the transport enforces maxMessageBytes; in-process does not
         counters.batchesTooLarge.increment();
-        fail(Status.RESOURCE_EXHAUSTED.withDescription("LogBatch of " + size
+        fail(Status.RESOURCE_EXHAUSTED.withDescription(messageType() + " of " + size
             + " bytes exceeds grpc.max_message_bytes (" + bounds.maxMessageBytes() + ")"));
         return;
       }
@@ -325,56 +387,27 @@ public final class LogServiceImpl implements BindableService {
       long storeBytes;
       int entries;
       try {
-        long[] est = estimate(batch);
+        long[] est = estimate(message);
         entries = (int) est[0];
         storeBytes = est[1];
-      } catch (LogBatchReader.MalformedBatchException e) {
-        fail(Status.INVALID_ARGUMENT.withDescription("malformed LogBatch: " + e.getMessage()));
+      } catch (WireReader.MalformedBatchException e) {
+        fail(Status.INVALID_ARGUMENT.withDescription(
+            "malformed " + messageType() + ": " + e.getMessage()));
         return;
       }
       if (storeBytes > bounds.expansion().capacity() || entries > queue.capacityRecords()) {
         counters.batchesTooLarge.increment();
-        fail(Status.INVALID_ARGUMENT.withDescription("LogBatch of " + entries + " entries ("
-            + size + " bytes) takes up to " + storeBytes + " bytes as store records, more than"
+        fail(Status.INVALID_ARGUMENT.withDescription(messageType() + " of " + entries
+            + " entries (" + size + " bytes) takes up to " + storeBytes + " bytes as store records, more than"
             + " one batch may (grpc.max_batch_store_bytes " + bounds.expansion().capacity()
             + ", queue.capacity_records " + queue.capacityRecords()
             + "): send smaller batches"));
         return;
       }
-      held = batch;
+      held = message;
       counters.pausedStreams.incrementAndGet();
       heldStoreBytes = Math.max(storeBytes, MIN_CHUNK_BYTES);
       store();
-    }
-
-    /**
-     * Entries and store bytes of a batch, from its lengths alone: the sum of
-     * {@link JsonLinesEncoder#grpcRecordBound} over its entries, before anything is expanded.
-     */
-    private long[] estimate(RawLogBatch batch) {
-      byte[] buf = batch.bytes();
-      reader.reset(buf, 0, buf.length);
-      long entries = 0;
-      long bytes = 0;
-      try {
-        while (reader.next()) {
-          entries++;
-          if (reader.hasFileInstance()
-              && reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
-            throw new LogBatchReader.MalformedBatchException("file_instance of "
-                + reader.fileInstanceLength() + " bytes, more than "
-                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
-          }
-          int fid = reader.hasFileInstance() ? fileInstances.get(buf,
-              reader.fileInstanceOffset(), reader.fileInstanceLength()).quoted.length : 0;
-          bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
-              labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length, fid,
-              JsonLinesEncoder.grpcLineBound(buf, reader.lineOffset(), reader.lineLength()));
-        }
-      } finally {
-        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
-      }
-      return new long[] {entries, bytes};
     }
 
     /**
@@ -435,66 +468,39 @@ public final class LogServiceImpl implements BindableService {
       }
       clearHeld();
       releaseInflight();
-      if (halfClosed) {
-        ackWhenCommitted();
-      } else {
-        askForMessage();
-      }
+      stored();
     }
 
     /** Encodes and enqueues under the agent's lock; false if the queue is full (nothing kept). */
-    private boolean offer(RawLogBatch batch, int reserve) {
+    private boolean offer(RawMessage message, int reserve) {
       try {
         return positions.withAgent(agent, p -> {
           try {
-            return encodeAndOffer(batch, p, reserve);
+            return encodeAndOffer(message, p, reserve);
           } catch (RuntimeException e) {
             p.rollback(); // nothing of this batch was handed over
             throw e;
           }
         });
-      } catch (LogBatchReader.MalformedBatchException e) {
+      } catch (WireReader.MalformedBatchException e) {
         encoder.finish(List.of()); // drop the half-encoded batch
-        fail(Status.INVALID_ARGUMENT.withDescription("malformed LogBatch: " + e.getMessage()));
+        fail(Status.INVALID_ARGUMENT.withDescription(
+            "malformed " + messageType() + ": " + e.getMessage()));
         return true;
       } catch (IllegalStateException e) { // queue closed (shutting down) or store failed
         encoder.finish(List.of());
         fail(Status.UNAVAILABLE.withDescription("collector cannot store now: " + e.getMessage()));
         return true;
-      } finally {
-        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
       }
     }
 
-    private boolean encodeAndOffer(RawLogBatch batch, PositionFilter.AgentPositions p,
-        int reserve) {
-      encoder.receiveTime(clock.currentTimeMillis());
-      encoder.reserve(reserve); // the estimate bounds every record: one allocation, no growth
-      long lineBytes = 0;
-      byte[] buf = batch.bytes();
-      reader.reset(buf, 0, buf.length);
-      while (reader.next()) {
-        byte[] qfid = null;
-        if (reader.hasFileInstance()) {
-          if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
-            throw new LogBatchReader.MalformedBatchException("file_instance of "
-                + reader.fileInstanceLength() + " bytes, more than "
-                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
-          }
-          QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
-              reader.fileInstanceLength());
-          if (!p.admit(fid.text, reader.offset())) {
-            counters.duplicatesSkipped.increment();
-            continue;
-          }
-          qfid = fid.quoted;
-        }
-        lineBytes += reader.lineLength();
-        encoder.grpcRecord(agentFields,
-            labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted,
-            reader.hasTimestamp(), reader.seconds(), reader.nanos(), qfid, reader.offset(),
-            buf, reader.lineOffset(), reader.lineLength());
-      }
+    /**
+     * Hands what the encoder holds to the queue, with the positions marked in {@code p}:
+     * true if it was taken (or there was nothing new: then {@link #lastSeq} moves to the
+     * queue's last chunk, whose commit covers the earlier copy of these lines), false if the
+     * queue is full (nothing kept, marks dropped). Sets {@link #lastSeq}.
+     */
+    final boolean offerEncoded(PositionFilter.AgentPositions p, long lineBytes) {
       if (encoder.isEmpty()) {
         encoder.finish(List.of()); // drop the reserved buffer
         p.rollback();
@@ -529,7 +535,7 @@ public final class LogServiceImpl implements BindableService {
       if (why == null) {
         return true;
       }
-      log.info("closing Send stream of agent {}: {}", agent, why.description());
+      log.info("closing {} stream of agent {}: {}", method(), agent, why.description());
       counters.streamsClosedUnauthenticated.increment();
       fail(Status.UNAUTHENTICATED.withDescription(why.description()));
       return false;
@@ -572,11 +578,12 @@ public final class LogServiceImpl implements BindableService {
         releaseInflight();
       }
       if (held == null) {
-        ackWhenCommitted();
+        halfClosedAndStored();
       }
     }
 
-    private void ackWhenCommitted() {
+    /** Completes the call once everything it stored is committed. */
+    final void finishWhenCommitted() {
       queue.whenCommitted(lastSeq, err -> callbackExecutor.execute(() -> finish(err)));
     }
 
@@ -585,18 +592,18 @@ public final class LogServiceImpl implements BindableService {
         return;
       }
       if (err != null) {
-        log.warn("store failed; Send from agent {} not acknowledged: {}", agent, err.toString());
+        log.warn("store failed; {} from agent {} not acknowledged: {}", method(), agent,
+            err.toString());
         fail(Status.UNAVAILABLE.withDescription("store failed"));
         return;
       }
       done = true;
       releaseInflight();
       open.remove(this);
-      call.onNext(Empty.getDefaultInstance());
-      call.onCompleted();
+      completeOk();
     }
 
-    private void fail(Status status) {
+    final void fail(Status status) {
       if (done) {
         return;
       }
@@ -610,9 +617,272 @@ public final class LogServiceImpl implements BindableService {
     }
   }
 
-  private static final class NoopObserver implements StreamObserver<RawLogBatch> {
+  /** {@code Send}: the call completes OK (one {@code Empty}) once every batch is committed. */
+  private final class SendCall extends IngestCall {
+    private final ServerCallStreamObserver<Empty> call;
+    private final LogBatchReader reader = new LogBatchReader();
+
+    SendCall(ServerCallStreamObserver<Empty> call, AgentIdentity id, VerifiedToken token) {
+      super(call, id, token);
+      this.call = call;
+    }
+
     @Override
-    public void onNext(RawLogBatch value) {}
+    String method() {
+      return "Send";
+    }
+
+    @Override
+    String messageType() {
+      return "LogBatch";
+    }
+
+    /**
+     * Entries and store bytes of a batch, from its lengths alone: the sum of
+     * {@link JsonLinesEncoder#grpcRecordBound} over its entries, before anything is expanded.
+     */
+    @Override
+    long[] estimate(RawMessage batch) {
+      byte[] buf = batch.bytes();
+      reader.reset(buf, 0, buf.length);
+      long entries = 0;
+      long bytes = 0;
+      try {
+        while (reader.next()) {
+          entries++;
+          if (reader.hasFileInstance()
+              && reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+            throw new WireReader.MalformedBatchException("file_instance of "
+                + reader.fileInstanceLength() + " bytes, more than "
+                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+          }
+          int fid = reader.hasFileInstance() ? fileInstances.get(buf,
+              reader.fileInstanceOffset(), reader.fileInstanceLength()).quoted.length : 0;
+          bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
+              labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length, fid,
+              JsonLinesEncoder.grpcLineBound(buf, reader.lineOffset(), reader.lineLength()));
+        }
+      } finally {
+        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
+      }
+      return new long[] {entries, bytes};
+    }
+
+    @Override
+    boolean encodeAndOffer(RawMessage batch, PositionFilter.AgentPositions p,
+        int reserve) {
+      encoder.receiveTime(clock.currentTimeMillis());
+      encoder.reserve(reserve); // the estimate bounds every record: one allocation, no growth
+      long lineBytes = 0;
+      byte[] buf = batch.bytes();
+      reader.reset(buf, 0, buf.length);
+      while (reader.next()) {
+        byte[] qfid = null;
+        if (reader.hasFileInstance()) {
+          if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+            throw new WireReader.MalformedBatchException("file_instance of "
+                + reader.fileInstanceLength() + " bytes, more than "
+                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+          }
+          QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
+              reader.fileInstanceLength());
+          if (!p.admit(fid.text, reader.offset())) {
+            counters.duplicatesSkipped.increment();
+            continue;
+          }
+          qfid = fid.quoted;
+        }
+        lineBytes += reader.lineLength();
+        encoder.grpcRecord(agentFields,
+            labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted,
+            reader.hasTimestamp(), reader.seconds(), reader.nanos(), qfid, reader.offset(),
+            buf, reader.lineOffset(), reader.lineLength());
+      }
+      try {
+        return offerEncoded(p, lineBytes);
+      } finally {
+        reader.reset(NO_BYTES, 0, 0); // the reader must not keep the batch alive
+      }
+    }
+
+    @Override
+    void stored() {
+      if (halfClosed) {
+        finishWhenCommitted();
+      } else {
+        askForMessage();
+      }
+    }
+
+    @Override
+    void halfClosedAndStored() {
+      finishWhenCommitted();
+    }
+
+    @Override
+    void completeOk() {
+      call.onNext(Empty.getDefaultInstance());
+      call.onCompleted();
+    }
+  }
+
+  /**
+   * {@code Ship}: chunks in order with sequence numbers 1, 2, …; the next chunk is asked for as
+   * soon as one is in the queue (the client keeps a window in flight), and {@code ChunkAck{seq}}
+   * goes back once the queue committed it. Acks are cumulative, so while the client does not read
+   * them only the highest is kept (the response stream never buffers more than one ack beyond
+   * its window). The duplicate filter is consulted once per chunk: one look-up of the file
+   * instance's highest offset, the lines at or below it skipped, one mark for the last line.
+   */
+  private final class ShipCall extends IngestCall {
+    private final ServerCallStreamObserver<ChunkAck> call;
+    private final ChunkReader reader = new ChunkReader();
+    /** The sequence number the next chunk must carry. */
+    private long expectedSeq = 1;
+    /** Sequence number of the chunk held or being stored. */
+    private long heldSeq;
+    /** Highest chunk sequence number known committed, and the highest acknowledged to the client. */
+    private long committedSeq;
+    private long ackedSeq;
+
+    ShipCall(ServerCallStreamObserver<ChunkAck> call, AgentIdentity id, VerifiedToken token) {
+      super(call, id, token);
+      this.call = call;
+    }
+
+    @Override
+    String method() {
+      return "Ship";
+    }
+
+    @Override
+    String messageType() {
+      return "Chunk";
+    }
+
+    @Override
+    long[] estimate(RawMessage message) {
+      byte[] buf = message.bytes();
+      try {
+        reader.read(buf, 0, buf.length);
+        if (reader.seq() != expectedSeq) {
+          throw new WireReader.MalformedBatchException(
+              "chunk seq " + reader.seq() + ", expected " + expectedSeq);
+        }
+        if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
+          throw new WireReader.MalformedBatchException("file_instance of "
+              + reader.fileInstanceLength() + " bytes, more than "
+              + PositionFilter.MAX_FILE_INSTANCE_BYTES);
+        }
+        int label = labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length;
+        int fid = fileInstances.get(buf, reader.fileInstanceOffset(),
+            reader.fileInstanceLength()).quoted.length;
+        long bytes = (long) reader.lines()
+            * JsonLinesEncoder.grpcChunkRecordFixed(agentFields.length, label, fid)
+            + JsonLinesEncoder.linesBound(buf, reader.dataOffset(), reader.dataLength(),
+                reader.lines());
+        heldSeq = expectedSeq++;
+        return new long[] {reader.lines(), bytes};
+      } finally {
+        reader.clear(); // the reader must not keep the chunk alive
+      }
+    }
+
+    @Override
+    boolean encodeAndOffer(RawMessage message, PositionFilter.AgentPositions p, int reserve) {
+      byte[] buf = message.bytes();
+      try {
+        reader.read(buf, 0, buf.length);
+        QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
+            reader.fileInstanceLength());
+        byte[] label = labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted;
+        long now = clock.currentTimeMillis();
+        encoder.receiveTime(now);
+        long seconds = reader.hasTimestamp() ? reader.seconds() : Math.floorDiv(now, 1000L);
+        int nanos = reader.hasTimestamp() ? reader.nanos()
+            : (int) Math.floorMod(now, 1000L) * 1_000_000;
+        long highest = p.highest(fid.text); // once per chunk: its lines are in file order
+        long last = -1;
+        long lineBytes = 0;
+        int skipped = 0;
+        while (reader.nextLine()) {
+          long offset = reader.lineFileOffset();
+          if (offset <= highest) {
+            skipped++;
+            continue;
+          }
+          if (last < 0) {
+            encoder.reserve(reserve); // the estimate bounds every record: one allocation
+          }
+          encoder.grpcChunkRecord(agentFields, label, seconds, nanos, fid.quoted, offset, buf,
+              reader.lineOffset(), reader.lineLength());
+          lineBytes += reader.lineLength();
+          last = offset;
+        }
+        if (skipped > 0) {
+          counters.duplicatesSkipped.add(skipped);
+        }
+        if (last >= 0) {
+          p.admit(fid.text, last);
+        }
+        return offerEncoded(p, lineBytes);
+      } finally {
+        reader.clear();
+      }
+    }
+
+    @Override
+    void stored() {
+      long seq = heldSeq;
+      queue.whenCommitted(lastSeq, err -> callbackExecutor.execute(() -> committed(seq, err)));
+      if (halfClosed) {
+        finishWhenCommitted();
+      } else {
+        askForMessage();
+      }
+    }
+
+    private synchronized void committed(long seq, Throwable err) {
+      if (done) {
+        return;
+      }
+      if (err != null) {
+        log.warn("store failed; Ship chunks of agent {} not acknowledged: {}", agent,
+            err.toString());
+        fail(Status.UNAVAILABLE.withDescription("store failed"));
+        return;
+      }
+      committedSeq = Math.max(committedSeq, seq);
+      flushAck();
+    }
+
+    /** Sends the highest committed seq not yet acknowledged, if the response stream has room. */
+    synchronized void flushAck() {
+      if (!done && committedSeq > ackedSeq && call.isReady()) {
+        ackedSeq = committedSeq;
+        call.onNext(ChunkAck.newBuilder().setSeq(ackedSeq).build());
+      }
+    }
+
+    @Override
+    void halfClosedAndStored() {
+      finishWhenCommitted();
+    }
+
+    @Override
+    void completeOk() {
+      long last = expectedSeq - 1; // every chunk received is committed now
+      if (last > ackedSeq) {
+        ackedSeq = last;
+        call.onNext(ChunkAck.newBuilder().setSeq(last).build());
+      }
+      call.onCompleted();
+    }
+  }
+
+  private static final class NoopObserver implements StreamObserver<RawMessage> {
+    @Override
+    public void onNext(RawMessage value) {}
 
     @Override
     public void onError(Throwable t) {}

@@ -173,6 +173,62 @@ public final class JsonLinesEncoder {
     records++;
   }
 
+  private static final byte[] LINE_B64 = ascii(",\"line_b64\":\"");
+
+  /**
+   * One gRPC record for a line of a Ship chunk: "ts" always present; lossless — a line that is
+   * not valid UTF-8 is written as {@code "line_b64":"<base64>"} instead of {@code "line"}.
+   */
+  public void grpcChunkRecord(byte[] agentFields, byte[] quotedLabel, long tsSeconds,
+      int tsNanos, byte[] quotedFid, long offset, byte[] data, int off, int len) {
+    if (escapedLength(data, off, len) >= 0) {
+      grpcRecord(agentFields, quotedLabel, true, tsSeconds, tsNanos, quotedFid, offset, data,
+          off, len);
+      return;
+    }
+    ensure(grpcChunkRecordFixed(agentFields.length, quotedLabel.length, quotedFid.length)
+        + (len + 2) / 3 * 4);
+    put(RECV);
+    put(recvText);
+    put(GRPC);
+    put(agentFields);
+    put(LABEL);
+    put(quotedLabel);
+    put(TS);
+    pos = tsFormatter.format(tsSeconds, tsNanos, buf, pos);
+    buf[pos++] = '"';
+    put(FID);
+    put(quotedFid);
+    put(OFF);
+    pos = putLong(offset, buf, pos);
+    put(LINE_B64);
+    put(Base64.getEncoder().encode(Arrays.copyOfRange(data, off, off + len)));
+    put(END);
+    records++;
+  }
+
+  /** Bytes {@link #grpcChunkRecord} writes for one record beside the line's own text (a bound). */
+  public static int grpcChunkRecordFixed(
+      int agentFieldsLength, int quotedLabelLength, int quotedFidLength) {
+    return grpcRecordBound(agentFieldsLength, quotedLabelLength, quotedFidLength, 0)
+        + LINE_B64.length - LINE.length;
+  }
+
+  /**
+   * Upper bound of the escaped-or-base64 size of {@code data[off, off+len)} however it is cut
+   * into {@code lines} lines: per byte its escape cost (6 for a control character without a
+   * short escape, 2 for a quote, backslash or short-escaped control, else 1), plus {@code len/3
+   * + 4} per line for base64.
+   */
+  public static long linesBound(byte[] data, int off, int len, int lines) {
+    long cost = 0;
+    for (int i = off, end = off + len; i < end; i++) {
+      int b = data[i] & 0xff;
+      cost += CLASS[b] == 1 ? escapeLength(b) : 1;
+    }
+    return cost + len / 3 + 4L * lines;
+  }
+
   /**
    * The most bytes {@link #grpcRecord} appends for a record with these lengths: what a gRPC line
    * costs in the store, known before it is encoded (the caller sums it to account for a batch).

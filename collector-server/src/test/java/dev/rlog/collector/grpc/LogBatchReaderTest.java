@@ -117,12 +117,12 @@ class LogBatchReaderTest {
         .toByteArray();
     for (int cut = 1; cut < good.length; cut++) {
       byte[] truncated = Arrays.copyOf(good, cut);
-      assertThrows(LogBatchReader.MalformedBatchException.class, () -> read(truncated));
+      assertThrows(WireReader.MalformedBatchException.class, () -> read(truncated));
     }
-    assertThrows(LogBatchReader.MalformedBatchException.class,
+    assertThrows(WireReader.MalformedBatchException.class,
         () -> read(new byte[] {(byte) 0x1a, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff,
             (byte) 0x0f})); // length far beyond the message
-    assertThrows(LogBatchReader.MalformedBatchException.class,
+    assertThrows(WireReader.MalformedBatchException.class,
         () -> read(new byte[] {0x0b})); // wire type 3 (group) is not supported
     assertThat(read(new byte[0])).isEmpty();
   }

@@ -127,6 +127,7 @@ final class InstanceReader {
     f.lastGrowthNanos = now;
     bytesRead += n;
     long cutBefore = f.splitter.piecesCut();
+    f.builder.expectBytes(n + f.splitter.partialLength());
     f.splitter.feed(readBuffer.array(), 0, n, f.builder.readAtMillis(clock.currentTimeMillis()));
     piecesCut += f.splitter.piecesCut() - cutBefore;
     long po = f.splitter.partialOffset();
