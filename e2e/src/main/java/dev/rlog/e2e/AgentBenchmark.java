@@ -1,6 +1,7 @@
 package dev.rlog.e2e;
 
 import java.io.BufferedOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,20 +14,32 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.DoubleStream;
 import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * End-to-end throughput of agent + collector as users run them: a log of N lines of about B
  * bytes is written first, then the agent starts; the clock runs from agent start until the
  * collector's store holds every line. Prints lines/s, agent CPU seconds and peak RSS, and the
  * agent's CPU while idle afterwards. Medians of several runs. Not a test.
+ *
+ * <p>With a peer ({@link SyslogNgPeer}), each rlog run is followed by a syslog-ng run over the
+ * same file (rlog, syslog-ng, rlog, syslog-ng...), so that both see the same machine load over
+ * the session, and the summary sets the two side by side.
  */
 @Command(name = "agent-benchmark", mixinStandardHelpOptions = true,
-    description = "Agent + collector end to end: lines/s, agent CPU and peak RSS.")
+    description = "Agent + collector end to end: lines/s, agent CPU and peak RSS; optionally"
+        + " against syslog-ng on the same log.")
 public final class AgentBenchmark implements Callable<Integer> {
+  private static final String FETCH_HINT = "get it with e2e/bench/fetch-peers.sh (apt-get"
+      + " download + dpkg -x under e2e/target/peers, nothing installed)";
+
   @Option(names = "--runs", defaultValue = "3") int runs;
   @Option(names = "--lines", defaultValue = "2000000") int lines;
   @Option(names = "--line-bytes", defaultValue = "200") int lineBytes;
@@ -35,85 +48,233 @@ public final class AgentBenchmark implements Callable<Integer> {
       description = "also this many one-line files under the same source (*.log), which stay "
           + "quiet: the idle CPU figure then shows the cost of watching them")
   int quietFiles;
+  @Option(names = "--peer", defaultValue = "auto",
+      description = "syslog-ng: also run syslog-ng on the same log, alternating with rlog; "
+          + "none: rlog only; auto (default): syslog-ng if it is found under --peer-root")
+  String peer;
+  @Option(names = "--peer-root",
+      description = "the tree e2e/bench/fetch-peers.sh unpacked syslog-ng and socat into "
+          + "(default: e2e/target/peers/root of this checkout)")
+  Path peerRoot;
+  @Option(names = "--syslog-ng-source-options", defaultValue = "",
+      description = "extra options of syslog-ng's file() source, e.g. \"log-fetch-limit(1000)"
+          + " log-iw-size(10000)\" (default: none, syslog-ng's defaults)")
+  String syslogNgSourceOptions;
+  @Spec CommandSpec spec;
 
-  record Result(double seconds, double agentCpu, long agentPeakRssKiB, double collectorCpu,
-      double idleCpuPercent) {
+  record Result(double seconds, double firstLineSeconds, double agentCpu, long agentPeakRssKiB,
+      double collectorCpu, long collectorPeakRssKiB, double idleCpuPercent) {
     double linesPerSec(int lines) {
       return lines / seconds;
+    }
+
+    double cpuMicrosPerLine(int lines) {
+      return (agentCpu + collectorCpu) / lines * 1e6;
     }
   }
 
   @Override
   public Integer call() throws Exception {
+    if (runs < 1 || lines < 1) {
+      throw new ParameterException(spec.commandLine(), "--runs and --lines must be at least 1");
+    }
+    SyslogNgPeer syslogNg = choosePeer();
     System.out.printf(Locale.ROOT, "machine: %d cores, java %s; %,d lines of %d bytes, %d quiet"
             + " files%n", Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.version"), lines, lineBytes, quietFiles);
-    List<Result> results = new ArrayList<>();
-    for (int r = 0; r < runs; r++) {
-      Result res = runOnce();
-      results.add(res);
-      System.out.printf(Locale.ROOT, "run %d: %7.2f s %,10.0f lines/s  agent CPU %6.2f s"
-              + "  agent peak RSS %4d MiB  collector CPU %6.2f s  agent idle CPU %.2f %%%n",
-          r + 1, res.seconds, res.linesPerSec(lines), res.agentCpu, res.agentPeakRssKiB / 1024,
-          res.collectorCpu, res.idleCpuPercent);
+    if (syslogNg != null && quietFiles > 0) {
+      System.out.println("note: syslog-ng reads the log only, not the quiet files");
     }
-    results.sort(Comparator.comparingDouble(Result::seconds));
-    Result m = results.get(results.size() / 2);
-    System.out.printf(Locale.ROOT, "%nMEDIAN %,.0f lines/s (%.2f s), agent CPU %.2f s, agent peak"
-            + " RSS max %d MiB, agent idle CPU %.2f %% of a core%n", m.linesPerSec(lines),
-        m.seconds, m.agentCpu,
-        results.stream().mapToLong(Result::agentPeakRssKiB).max().orElse(-1) / 1024,
-        m.idleCpuPercent);
-    return 0;
-  }
-
-  private Result runOnce() throws Exception {
+    List<Result> results = new ArrayList<>();
+    List<SyslogNgPeer.Result> peerResults = new ArrayList<>();
+    // One log for every run of both: the same bytes, equally warm in the page cache.
     Path dir = Files.createTempDirectory("rlog-agent-bench-");
     try {
-      Path colDir = Files.createDirectories(dir.resolve("collector"));
-      Path agentDir = Files.createDirectories(dir.resolve("agent"));
       Path log = Files.createDirectories(dir.resolve("logs")).resolve("app.log");
       writeLog(log);
       for (int q = 0; q < quietFiles; q++) {
         Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
             "2026-11-21T22:01:27.000Z INFO started\n");
       }
-      String source = quietFiles > 0 ? log.resolveSibling("*.log").toString() : log.toString();
-      CollectorProcess.writeConfig(colDir, "");
-      String key = CollectorProcess.runCommand(colDir, "project", "create", "bench",
-          "--source", "app=" + source, "--flush-interval", "1").trim();
-      try (CollectorProcess c = CollectorProcess.start(colDir, List.of())) {
-        double colCpu0 = c.cpuSeconds();
-        long t0 = System.nanoTime();
-        try (AgentProcess a = AgentProcess.start(agentDir,
-            Map.of("SERVER_ADDR", "127.0.0.1:" + c.grpcPort(), "PROJECT_KEY", key), List.of())) {
-          while (c.metric("rlog_store_records_total") < (long) lines + quietFiles) {
-            if (!a.process().isAlive()) {
-              throw new IllegalStateException("agent died: " + a.output());
-            }
-            a.process().waitFor(5, TimeUnit.MILLISECONDS);
+      for (int r = 0; r < runs; r++) {
+        Path runDir = dir.resolve("rlog-" + (r + 1));
+        Result res;
+        try {
+          res = runOnce(log, runDir);
+        } finally {
+          deleteTree(runDir);
+        }
+        results.add(res);
+        System.out.printf(Locale.ROOT, "run %d rlog:      %7.2f s %,10.0f lines/s  agent CPU"
+                + " %6.2f s  agent peak RSS %4d MiB  collector CPU %6.2f s  agent idle CPU %.2f %%"
+                + "  collector peak RSS %4d MiB  first line at %.2f s  CPU %.2f us/line%n",
+            r + 1, res.seconds, res.linesPerSec(lines), res.agentCpu, res.agentPeakRssKiB / 1024,
+            res.collectorCpu, res.idleCpuPercent, res.collectorPeakRssKiB / 1024,
+            res.firstLineSeconds, res.cpuMicrosPerLine(lines));
+        if (syslogNg != null) {
+          Path peerDir = dir.resolve("syslog-ng-" + (r + 1));
+          SyslogNgPeer.Result p;
+          try {
+            p = syslogNg.run(log, lines, peerDir, idleSeconds);
+          } finally {
+            deleteTree(peerDir);
           }
-          double secs = (System.nanoTime() - t0) / 1e9;
-          double agentCpu = a.cpuSeconds();
-          long rss = a.peakRssKiB();
-          double colCpu = c.cpuSeconds() - colCpu0;
-          // idle: nothing more to read; how much CPU does the agent burn?
-          double idle0 = a.cpuSeconds();
-          long i0 = System.nanoTime();
-          a.process().waitFor(idleSeconds, TimeUnit.SECONDS);
-          double idleSecs = (System.nanoTime() - i0) / 1e9;
-          double idlePct = (a.cpuSeconds() - idle0) / idleSecs * 100;
-          if (a.stop(Duration.ofSeconds(30)) != 0) {
-            throw new IllegalStateException("agent did not exit 0");
-          }
-          return new Result(secs, agentCpu, rss, colCpu, idlePct);
+          peerResults.add(p);
+          System.out.printf(Locale.ROOT, "run %d syslog-ng: %7.2f s %,10.0f lines/s  syslog-ng CPU"
+                  + " %6.2f s  syslog-ng peak RSS %4d MiB  sink CPU %6.2f s  syslog-ng idle CPU"
+                  + " %.2f %%  sink peak RSS %4d MiB  first line at %.2f s  CPU %.2f us/line%n",
+              r + 1, p.seconds(), p.linesPerSec(lines), p.syslogNgCpu(),
+              p.syslogNgPeakRssKiB() / 1024, p.sinkCpu(), p.idleCpuPercent(),
+              p.sinkPeakRssKiB() / 1024, p.firstLineSeconds(), p.cpuMicrosPerLine(lines));
         }
       }
     } finally {
-      try (Stream<Path> s = Files.walk(dir)) {
-        for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
+      deleteTree(dir);
+    }
+    List<Result> byTime = new ArrayList<>(results);
+    byTime.sort(Comparator.comparingDouble(Result::seconds));
+    Result m = byTime.get(byTime.size() / 2);
+    System.out.printf(Locale.ROOT, "%nMEDIAN %,.0f lines/s (%.2f s), agent CPU %.2f s, agent peak"
+            + " RSS max %d MiB, agent idle CPU %.2f %% of a core%n", m.linesPerSec(lines),
+        m.seconds, m.agentCpu,
+        results.stream().mapToLong(Result::agentPeakRssKiB).max().orElse(-1) / 1024,
+        m.idleCpuPercent);
+    if (syslogNg != null) {
+      printComparison(results, peerResults);
+    }
+    return 0;
+  }
+
+  /**
+   * rlog against syslog-ng, each figure the median over the runs on its own (the mean of the
+   * middle two for an even number of runs), peak RSS the maximum over the runs.
+   */
+  private void printComparison(List<Result> rlog, List<SyslogNgPeer.Result> peer) {
+    double rlogRate = median(rlog.stream().mapToDouble(r -> r.linesPerSec(lines)));
+    double peerRate = median(peer.stream().mapToDouble(p -> p.linesPerSec(lines)));
+    double agentUs = median(rlog.stream().mapToDouble(r -> r.agentCpu / lines * 1e6));
+    double collectorUs = median(rlog.stream().mapToDouble(r -> r.collectorCpu / lines * 1e6));
+    double sngUs = median(peer.stream().mapToDouble(p -> p.syslogNgCpu() / lines * 1e6));
+    double sinkUs = median(peer.stream().mapToDouble(p -> p.sinkCpu() / lines * 1e6));
+    System.out.printf(Locale.ROOT, "%nrlog vs syslog-ng, medians of %d runs each (alternating):%n",
+        rlog.size());
+    System.out.printf(Locale.ROOT, "  lines/s         rlog %,10.0f   syslog-ng %,10.0f"
+        + "   rlog/syslog-ng %.2f%n", rlogRate, peerRate, rlogRate / peerRate);
+    // The same without the start: the agent is a JVM that registers before it reads, syslog-ng
+    // is not, and on a short log that start is much of the time.
+    double rlogFromFirst = median(rlog.stream()
+        .mapToDouble(r -> lines / (r.seconds - r.firstLineSeconds)));
+    double peerFromFirst = median(peer.stream()
+        .mapToDouble(p -> lines / (p.seconds() - p.firstLineSeconds())));
+    System.out.printf(Locale.ROOT, "  after 1st line  rlog %,10.0f   syslog-ng %,10.0f"
+            + "   rlog/syslog-ng %.2f   (first line at %.2f s vs %.2f s)%n",
+        rlogFromFirst, peerFromFirst, rlogFromFirst / peerFromFirst,
+        median(rlog.stream().mapToDouble(Result::firstLineSeconds)),
+        median(peer.stream().mapToDouble(SyslogNgPeer.Result::firstLineSeconds)));
+    System.out.printf(Locale.ROOT, "  CPU per line    rlog %6.2f us (agent %.2f + collector %.2f)"
+            + "   syslog-ng %6.2f us (syslog-ng %.2f + sink %.2f)%n",
+        median(rlog.stream().mapToDouble(r -> r.cpuMicrosPerLine(lines))), agentUs, collectorUs,
+        median(peer.stream().mapToDouble(p -> p.cpuMicrosPerLine(lines))), sngUs, sinkUs);
+    System.out.printf(Locale.ROOT, "  peak RSS (max)  rlog agent %d MiB + collector %d MiB"
+            + "   syslog-ng %d MiB + sink %d MiB%n",
+        rlog.stream().mapToLong(Result::agentPeakRssKiB).max().orElse(-1) / 1024,
+        rlog.stream().mapToLong(Result::collectorPeakRssKiB).max().orElse(-1) / 1024,
+        peer.stream().mapToLong(SyslogNgPeer.Result::syslogNgPeakRssKiB).max().orElse(-1) / 1024,
+        peer.stream().mapToLong(SyslogNgPeer.Result::sinkPeakRssKiB).max().orElse(-1) / 1024);
+    System.out.printf(Locale.ROOT, "  idle CPU        rlog agent %.2f %%   syslog-ng %.2f %%"
+            + " of a core%n",
+        median(rlog.stream().mapToDouble(Result::idleCpuPercent)),
+        median(peer.stream().mapToDouble(SyslogNgPeer.Result::idleCpuPercent)));
+  }
+
+  static double median(DoubleStream values) {
+    double[] v = values.sorted().toArray();
+    int n = v.length;
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  /** The peer to run, or null; fails on --peer syslog-ng without one, says how to get it. */
+  private SyslogNgPeer choosePeer() throws Exception {
+    if (peer.equals("none")) {
+      return null;
+    }
+    if (!peer.equals("auto") && !peer.equals("syslog-ng")) {
+      throw new ParameterException(spec.commandLine(),
+          "--peer must be auto, syslog-ng or none, not " + peer);
+    }
+    Path root = peerRoot != null ? peerRoot
+        : CollectorProcess.jar().getParent().getParent().getParent()
+            .resolve(SyslogNgPeer.DEFAULT_ROOT);
+    try {
+      SyslogNgPeer found = SyslogNgPeer.find(root, syslogNgSourceOptions);
+      System.out.printf(Locale.ROOT, "peer: syslog-ng %s from %s%s%n", found.version(), root,
+          syslogNgSourceOptions.isBlank() ? "" : ", file() source with " + syslogNgSourceOptions);
+      return found;
+    } catch (SyslogNgPeer.NotFound e) {
+      String how = FETCH_HINT + (peerRoot != null ? "; with this --peer-root: "
+          + "e2e/bench/fetch-peers.sh " + peerRoot : "");
+      if (peer.equals("auto")) {
+        System.out.printf(Locale.ROOT, "peer: none (%s); to compare with syslog-ng, %s%n",
+            e.getMessage(), how);
+        return null;
+      }
+      throw new ParameterException(spec.commandLine(),
+          "--peer syslog-ng: " + e.getMessage() + "; " + how);
+    }
+  }
+
+  private Result runOnce(Path log, Path dir) throws Exception {
+    Path colDir = Files.createDirectories(dir.resolve("collector"));
+    Path agentDir = Files.createDirectories(dir.resolve("agent"));
+    String source = quietFiles > 0 ? log.resolveSibling("*.log").toString() : log.toString();
+    CollectorProcess.writeConfig(colDir, "");
+    String key = CollectorProcess.runCommand(colDir, "project", "create", "bench",
+        "--source", "app=" + source, "--flush-interval", "1").trim();
+    try (CollectorProcess c = CollectorProcess.start(colDir, List.of())) {
+      double colCpu0 = c.cpuSeconds();
+      long t0 = System.nanoTime();
+      try (AgentProcess a = AgentProcess.start(agentDir,
+          Map.of("SERVER_ADDR", "127.0.0.1:" + c.grpcPort(), "PROJECT_KEY", key), List.of())) {
+        double firstLine = -1;
+        double stored;
+        while ((stored = c.metric("rlog_store_records_total")) < (long) lines + quietFiles) {
+          if (firstLine < 0 && stored > 0) {
+            firstLine = (System.nanoTime() - t0) / 1e9;
+          }
+          if (!a.process().isAlive()) {
+            throw new IllegalStateException("agent died: " + a.output());
+          }
+          a.process().waitFor(5, TimeUnit.MILLISECONDS);
         }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        if (firstLine < 0) {
+          firstLine = secs; // every line arrived between two polls
+        }
+        double agentCpu = a.cpuSeconds();
+        long rss = a.peakRssKiB();
+        double colCpu = c.cpuSeconds() - colCpu0;
+        long colRss = c.peakRssKiB();
+        // idle: nothing more to read; how much CPU does the agent burn?
+        double idle0 = a.cpuSeconds();
+        long i0 = System.nanoTime();
+        a.process().waitFor(idleSeconds, TimeUnit.SECONDS);
+        double idleSecs = (System.nanoTime() - i0) / 1e9;
+        double idlePct = (a.cpuSeconds() - idle0) / idleSecs * 100;
+        if (a.stop(Duration.ofSeconds(30)) != 0) {
+          throw new IllegalStateException("agent did not exit 0");
+        }
+        return new Result(secs, firstLine, agentCpu, rss, colCpu, colRss, idlePct);
+      }
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
       }
     }
   }
