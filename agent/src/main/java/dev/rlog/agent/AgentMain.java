@@ -37,7 +37,8 @@ import sun.misc.Signal;
     description = {
       "Tails log files and ships every line exactly once to an rlog collector.",
       "First start: set SERVER_ADDR (host:port, or https://host:port for TLS; RLOG_TLS_CA,",
-      "RLOG_TLS_CERT, RLOG_TLS_KEY name the CA and a client certificate) and PROJECT_KEY;",
+      "RLOG_TLS_CERT, RLOG_TLS_KEY name the CA and a client certificate) and PROJECT_KEY",
+      "(RLOG_PROTOCOL=send for a collector without the Ship method);",
       "the agent registers and writes",
       "config/agent.yaml and state/ (agent_uuid, token, positions). Later starts need neither.",
       "SIGTERM/Ctrl-C: stop reading, send what was read, commit what was acknowledged, exit 0.",

@@ -52,6 +52,8 @@ public final class FirstStart {
   public static final String ENV_TLS_CA = "RLOG_TLS_CA";
   public static final String ENV_TLS_CERT = "RLOG_TLS_CERT";
   public static final String ENV_TLS_KEY = "RLOG_TLS_KEY";
+  /** Optional: {@code ship} (default) or {@code send}, written to the config as {@code protocol}. */
+  public static final String ENV_PROTOCOL = "RLOG_PROTOCOL";
   /** How long to wait for the registration channel to close. */
   private static final Duration CHANNEL_CLOSE_WAIT = Duration.ofSeconds(5);
 
@@ -262,6 +264,16 @@ public final class FirstStart {
         (int) batchSize, AgentConfig.DEFAULT_BATCH_MAX_BYTES, flush,
         AgentConfig.DEFAULT_HEARTBEAT_INTERVAL, AgentConfig.DEFAULT_MAX_LINE_BYTES,
         AgentConfig.DEFAULT_MAX_OPEN_FILES, AgentConfig.DEFAULT_START_AT, AgentConfig.Metrics.defaults(), sources);
+    String protocol = env(ENV_PROTOCOL);
+    if (protocol != null) {
+      try {
+        config = config.withProtocol(
+            AgentConfig.Protocol.valueOf(protocol.toUpperCase(java.util.Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        throw new FirstStartException(ENV_PROTOCOL + " must be ship or send, got '" + protocol
+            + "'", false, e);
+      }
+    }
     // Validate before any file is written, so a bad answer leaves no half-registered state.
     try {
       return AgentConfig.fromYaml(YamlConfig.parse(configFile, AgentConfigWriter.render(config)));
