@@ -39,6 +39,11 @@ abstract class ChildProcess implements AutoCloseable {
     return ProcStats.cpuSeconds(pid());
   }
 
+  /** CPU seconds of the JIT compiler threads so far (Linux /proc), or -1. */
+  public double jitCpuSeconds() {
+    return ProcStats.jitCpuSeconds(pid());
+  }
+
   /** SIGTERM, then the exit code (or -1 after SIGKILL past the bound). */
   public int stop(Duration bound) throws InterruptedException {
     process.destroy();

@@ -30,6 +30,31 @@ final class ProcStats {
     }
   }
 
+  /**
+   * CPU seconds the JVM's JIT compiler threads ("C1 CompilerThre…", "C2 CompilerThre…") used so
+   * far: a cost a long-running process pays once, at its start, not per record.
+   */
+  static double jitCpuSeconds(long pid) {
+    double sum = 0;
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path t : (Iterable<Path>) tasks::iterator) {
+        try {
+          if (Files.readString(t.resolve("comm")).startsWith("C")
+              && Files.readString(t.resolve("comm")).contains("CompilerThre")) {
+            String stat = Files.readString(t.resolve("stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            sum += (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+          }
+        } catch (IOException | RuntimeException e) {
+          // the thread ended between the listing and the read: its time is gone from the sum
+        }
+      }
+    } catch (IOException e) {
+      return -1;
+    }
+    return sum;
+  }
+
   private static long status(long pid, String field) {
     try {
       for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
