@@ -357,9 +357,9 @@ public final class ChunkShipper implements LineSink, Service {
         return;
       }
       long seq = nextSeq++;
-      byte[] message = c.encode(seq);
-      inFlight.addLast(new InFlight(c, seq, message.length));
-      inFlightBytes += message.length;
+      WireChunk.Encoded message = c.encode(seq);
+      inFlight.addLast(new InFlight(c, seq, message.size()));
+      inFlightBytes += message.size();
       counters.chunksInFlight(1);
       stream.send(message);
     }

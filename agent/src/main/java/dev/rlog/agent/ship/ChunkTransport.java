@@ -20,7 +20,7 @@ public interface ChunkTransport {
     boolean isReady();
 
     /** Sends one serialized {@code log.Chunk}. */
-    void send(byte[] chunk);
+    void send(WireChunk.Encoded chunk);
 
     /** Ends the stream from our side; nothing more is sent. */
     void halfClose();

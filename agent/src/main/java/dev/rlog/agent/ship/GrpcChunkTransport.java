@@ -10,39 +10,34 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.protobuf.ProtoUtils;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.Objects;
 
 /**
  * {@link ChunkTransport} over a gRPC channel: one {@code LogService.Ship} call per {@link #open}.
- * Requests are sent as the bytes {@link WireChunk#encode} made (a pass-through marshaller), so no
- * {@code Chunk} message object is built. Acks are tiny and at most one per chunk in the window,
+ * Requests are sent as {@link WireChunk#encode} made them (a head and the batch's own data,
+ * drained by gRPC into its buffers), so no {@code Chunk} message object is built and the data is
+ * copied once. Acks are tiny and at most one per chunk in the window,
  * so all of them are requested up front: the call's methods are then only ever used by the
  * shipper thread (a {@code ClientCall} must not be used from two threads at once).
  */
 public final class GrpcChunkTransport implements ChunkTransport {
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES =
+  /** Requests only go out; a chunk is never parsed on this side. */
+  private static final MethodDescriptor.Marshaller<WireChunk.Encoded> ENCODED =
       new MethodDescriptor.Marshaller<>() {
         @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
+        public InputStream stream(WireChunk.Encoded value) {
+          return value.stream();
         }
 
         @Override
-        public byte[] parse(InputStream stream) {
-          try {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
+        public WireChunk.Encoded parse(InputStream stream) {
+          throw new UnsupportedOperationException("the agent does not receive chunks");
         }
       };
 
-  static final MethodDescriptor<byte[], ChunkAck> SHIP = LogServiceGrpc.getShipMethod()
-      .toBuilder(BYTES, ProtoUtils.marshaller(ChunkAck.getDefaultInstance())).build();
+  static final MethodDescriptor<WireChunk.Encoded, ChunkAck> SHIP = LogServiceGrpc.getShipMethod()
+      .toBuilder(ENCODED, ProtoUtils.marshaller(ChunkAck.getDefaultInstance())).build();
 
   private final Channel channel;
 
@@ -53,7 +48,7 @@ public final class GrpcChunkTransport implements ChunkTransport {
 
   @Override
   public Stream open(String accessToken, Listener listener) {
-    ClientCall<byte[], ChunkAck> call = channel.newCall(SHIP,
+    ClientCall<WireChunk.Encoded, ChunkAck> call = channel.newCall(SHIP,
         CallOptions.DEFAULT.withOption(BearerTokenInterceptor.ACCESS_TOKEN, accessToken));
     call.start(new ClientCall.Listener<>() {
       @Override
@@ -79,7 +74,7 @@ public final class GrpcChunkTransport implements ChunkTransport {
       }
 
       @Override
-      public void send(byte[] chunk) {
+      public void send(WireChunk.Encoded chunk) {
         call.sendMessage(chunk);
       }
 

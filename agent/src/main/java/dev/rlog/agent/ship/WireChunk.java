@@ -1,9 +1,15 @@
 package dev.rlog.agent.ship;
 
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.WireFormat;
 import dev.rlog.agent.tail.LineBatch;
+import io.grpc.Drainable;
+import io.grpc.KnownLength;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 
 /**
  * Lines {@code [from, to)} of a {@link LineBatch}: what one {@code log.Chunk} carries. The batch
@@ -61,8 +67,12 @@ record WireChunk(LineBatch batch, int from, int to, boolean last) {
     return (int) (endOffset() - startOffset());
   }
 
-  /** The serialized {@code log.Chunk} with sequence number {@code seq}. */
-  byte[] encode(long seq) {
+  /**
+   * The serialized {@code log.Chunk} with sequence number {@code seq}: every field but the data
+   * encoded into a small head (data is the last field), the data left in the batch's array, so
+   * gRPC copies the file's bytes once, from there into its buffers.
+   */
+  Encoded encode(long seq) {
     int dataFrom = (int) (startOffset() - batch.startOffset());
     int dataLen = dataBytes();
     int packed = 0;
@@ -74,7 +84,7 @@ record WireChunk(LineBatch batch, int from, int to, boolean last) {
     int nanos = (int) Math.floorMod(millis, 1000L) * 1_000_000;
     int ts = (seconds != 0 ? CodedOutputStream.computeInt64Size(1, seconds) : 0)
         + (nanos != 0 ? CodedOutputStream.computeInt32Size(2, nanos) : 0);
-    int size = CodedOutputStream.computeUInt64Size(SEQ, seq)
+    int head = CodedOutputStream.computeUInt64Size(SEQ, seq)
         + CodedOutputStream.computeStringSize(LABEL, batch.label())
         + CodedOutputStream.computeStringSize(FILE_INSTANCE, batch.fileInstance())
         + CodedOutputStream.computeUInt64Size(START_OFFSET, startOffset())
@@ -82,16 +92,15 @@ record WireChunk(LineBatch batch, int from, int to, boolean last) {
         + ts
         + CodedOutputStream.computeTagSize(LINE_LENGTHS)
         + CodedOutputStream.computeUInt32SizeNoTag(packed) + packed
-        + CodedOutputStream.computeTagSize(DATA) + CodedOutputStream.computeUInt32SizeNoTag(dataLen)
-        + dataLen;
-    byte[] out = new byte[size];
+        + CodedOutputStream.computeTagSize(DATA) + CodedOutputStream.computeUInt32SizeNoTag(dataLen);
+    byte[] out = new byte[head];
     CodedOutputStream o = CodedOutputStream.newInstance(out);
     try {
       o.writeUInt64(SEQ, seq);
       o.writeString(LABEL, batch.label());
       o.writeString(FILE_INSTANCE, batch.fileInstance());
       o.writeUInt64(START_OFFSET, startOffset());
-      o.writeTag(READ_AT, com.google.protobuf.WireFormat.WIRETYPE_LENGTH_DELIMITED);
+      o.writeTag(READ_AT, WireFormat.WIRETYPE_LENGTH_DELIMITED);
       o.writeUInt32NoTag(ts);
       if (seconds != 0) {
         o.writeInt64(1, seconds);
@@ -99,16 +108,99 @@ record WireChunk(LineBatch batch, int from, int to, boolean last) {
       if (nanos != 0) {
         o.writeInt32(2, nanos);
       }
-      o.writeTag(LINE_LENGTHS, com.google.protobuf.WireFormat.WIRETYPE_LENGTH_DELIMITED);
+      o.writeTag(LINE_LENGTHS, WireFormat.WIRETYPE_LENGTH_DELIMITED);
       o.writeUInt32NoTag(packed);
       for (int i = from; i < to; i++) {
         o.writeUInt32NoTag(batch.rawLength(i));
       }
-      o.writeByteArray(DATA, batch.data(), dataFrom, dataLen);
+      o.writeTag(DATA, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+      o.writeUInt32NoTag(dataLen);
       o.checkNoSpaceLeft();
     } catch (IOException e) {
       throw new UncheckedIOException("encoding a chunk into an exactly sized array", e);
     }
-    return out;
+    return new Encoded(out, batch.data(), dataFrom, dataLen);
+  }
+
+  /** A serialized chunk: {@code head} then {@code data[dataFrom, dataFrom+dataLen)}. */
+  record Encoded(byte[] head, byte[] data, int dataFrom, int dataLen) {
+    int size() {
+      return head.length + dataLen;
+    }
+
+    /** One array (tests, and a transport that needs one). */
+    byte[] toByteArray() {
+      byte[] out = Arrays.copyOf(head, size());
+      System.arraycopy(data, dataFrom, out, head.length, dataLen);
+      return out;
+    }
+
+    /** The bytes as a stream gRPC drains straight into its buffers ({@link Drainable}). */
+    InputStream stream() {
+      return new EncodedStream(this);
+    }
+  }
+
+  /** Reads an {@link Encoded}; {@link #drainTo} writes both parts without a copy of our own. */
+  private static final class EncodedStream extends InputStream implements Drainable, KnownLength {
+    private final Encoded e;
+    private int pos;
+
+    EncodedStream(Encoded e) {
+      this.e = e;
+    }
+
+    @Override
+    public int drainTo(OutputStream target) throws IOException {
+      int n = available();
+      if (pos < e.head().length) {
+        target.write(e.head(), pos, e.head().length - pos);
+        pos = e.head().length;
+      }
+      int dataAt = pos - e.head().length;
+      target.write(e.data(), e.dataFrom() + dataAt, e.dataLen() - dataAt);
+      pos = e.size();
+      return n;
+    }
+
+    @Override
+    public int available() {
+      return e.size() - pos;
+    }
+
+    @Override
+    public int read() {
+      if (pos >= e.size()) {
+        return -1;
+      }
+      int b = pos < e.head().length ? e.head()[pos] : e.data()[e.dataFrom() + pos - e.head().length];
+      pos++;
+      return b & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) {
+      if (len == 0) {
+        return 0;
+      }
+      if (pos >= e.size()) {
+        return -1;
+      }
+      int n = 0;
+      if (pos < e.head().length) {
+        int k = Math.min(len, e.head().length - pos);
+        System.arraycopy(e.head(), pos, b, off, k);
+        pos += k;
+        n += k;
+      }
+      if (n < len && pos < e.size()) {
+        int dataAt = pos - e.head().length;
+        int k = Math.min(len - n, e.dataLen() - dataAt);
+        System.arraycopy(e.data(), e.dataFrom() + dataAt, b, off + n, k);
+        pos += k;
+        n += k;
+      }
+      return n;
+    }
   }
 }

@@ -80,9 +80,9 @@ class ChunkShipperTest {
     }
 
     @Override
-    public void send(byte[] chunk) {
+    public void send(WireChunk.Encoded chunk) {
       try {
-        sent.add(Chunk.parseFrom(chunk));
+        sent.add(Chunk.parseFrom(chunk.toByteArray()));
       } catch (InvalidProtocolBufferException e) {
         throw new AssertionError(e);
       }

@@ -83,7 +83,7 @@ class WireChunkTest {
     List<byte[]> out = new ArrayList<>();
     long[] seq = {0};
     for (LineBatch b : batches) {
-      WireChunk.split(b, maxLines, maxBytes, c -> out.add(c.encode(++seq[0])));
+      WireChunk.split(b, maxLines, maxBytes, c -> out.add(c.encode(++seq[0]).toByteArray()));
     }
     return out;
   }
@@ -144,6 +144,35 @@ class WireChunkTest {
     assertThat(chunks).extracting(WireChunk::last).containsExactly(false, false, false, true);
     assertThat(chunks.get(3).endOffset()).isEqualTo(file.length);
     assertThat(chunks.get(2).dataBytes()).isEqualTo(11); // one line above maxBytes: alone
+  }
+
+  @Test
+  void theEncodedStreamReadsAndDrainsTheSameBytesAsTheArray() throws Exception {
+    List<Line> emitted = new ArrayList<>();
+    byte[] file = "first line\nsecond\r\nthird\n".getBytes(UTF_8);
+    LineBatch b = batches(file, 1 << 10, 1 << 10, emitted).get(0);
+    List<WireChunk> chunks = new ArrayList<>();
+    WireChunk.split(b, 2, 1 << 10, chunks::add);
+    WireChunk.Encoded e = chunks.get(1).encode(9);
+    byte[] whole = e.toByteArray();
+    assertThat(Chunk.parseFrom(whole).getStartOffset()).isEqualTo(19);
+
+    ByteArrayOutputStream drained = new ByteArrayOutputStream();
+    java.io.InputStream in = e.stream();
+    assertThat(in.available()).isEqualTo(whole.length);
+    assertThat(((io.grpc.Drainable) in).drainTo(drained)).isEqualTo(whole.length);
+    assertThat(drained.toByteArray()).isEqualTo(whole);
+    assertThat(in.available()).isZero();
+
+    java.io.InputStream byParts = e.stream();
+    ByteArrayOutputStream read = new ByteArrayOutputStream();
+    read.write(byParts.read());
+    byte[] buf = new byte[3];
+    for (int n; (n = byParts.read(buf, 0, buf.length)) > 0; ) {
+      read.write(buf, 0, n);
+    }
+    assertThat(read.toByteArray()).isEqualTo(whole);
+    assertThat(byParts.read()).isEqualTo(-1);
   }
 
   @Test
