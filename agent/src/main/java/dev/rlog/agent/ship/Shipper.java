@@ -18,8 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,9 +62,9 @@ public final class Shipper implements LineSink, Service {
   private static final Logger log = LoggerFactory.getLogger(Shipper.class);
   public static final String THREAD_NAME = "rlog-ship";
   /** {@link #runOnce} returns this when only a wake-up can give it work. */
-  public static final long NO_DEADLINE = Batcher.NO_DEADLINE;
+  public static final long NO_DEADLINE = ShipLoop.NO_DEADLINE;
   /** Wait after a step failed unexpectedly, so a persistent bug cannot spin. */
-  public static final Duration ERROR_PAUSE = Duration.ofSeconds(1);
+  public static final Duration ERROR_PAUSE = ShipLoop.ERROR_PAUSE;
 
   /** Commits the position of a file instance after the collector acknowledged lines up to it. */
   @FunctionalInterface
@@ -148,16 +146,11 @@ public final class Shipper implements LineSink, Service {
   private final ShipperCounters counters;
   private final BatcherSink sink;
 
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition wake = lock.newCondition();
-  // Guarded by lock.
-  private boolean wakeRequested;
-  private Thread thread;
+  private final ShipLoop loop;
 
   private final AtomicBoolean shutdownCalled = new AtomicBoolean();
   private volatile boolean stopping;
   private volatile long drainDeadlineNanos;
-  private final CompletableFuture<Void> terminated = new CompletableFuture<>();
 
   // Shipper thread only (see the class comment).
   private State state = State.IDLE;
@@ -188,6 +181,24 @@ public final class Shipper implements LineSink, Service {
     this.policy = Objects.requireNonNull(policy, "policy");
     this.counters = Objects.requireNonNull(counters, "counters");
     this.sink = new BatcherSink(batcher, counters);
+    this.loop = new ShipLoop(THREAD_NAME, clock, new ShipLoop.Step() {
+      @Override
+      public long runOnce(long nowNanos) {
+        return Shipper.this.runOnce(nowNanos);
+      }
+
+      @Override
+      public boolean ended() {
+        return state == State.ENDED;
+      }
+
+      @Override
+      public void interrupted() {
+        if (call != null) {
+          call.cancel(false);
+        }
+      }
+    });
   }
 
   /** For the batcher's listener: a batch became ready or a new deadline started. */
@@ -207,15 +218,7 @@ public final class Shipper implements LineSink, Service {
 
   @Override
   public void start() {
-    lock.lock();
-    try {
-      if (thread == null) {
-        thread = new Thread(this::run, THREAD_NAME);
-        thread.start();
-      }
-    } finally {
-      lock.unlock();
-    }
+    loop.start();
   }
 
   /**
@@ -226,12 +229,12 @@ public final class Shipper implements LineSink, Service {
   public CompletableFuture<Void> shutdown() {
     initiateShutdown();
     start(); // never started: the thread still drains what the batcher holds, then ends
-    return terminated;
+    return loop.terminated();
   }
 
   /** Completes when the shipper thread ended, without asking it to; for supervision. */
   public CompletableFuture<Void> terminated() {
-    return terminated;
+    return loop.terminated();
   }
 
   /**
@@ -466,73 +469,7 @@ public final class Shipper implements LineSink, Service {
     return TimeUnit.NANOSECONDS.toMillis(nanos);
   }
 
-  // ---------------------------------------------------------------- the thread
-
   private void wakeup() {
-    lock.lock();
-    try {
-      wakeRequested = true;
-      wake.signalAll();
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private void run() {
-    try {
-      while (state != State.ENDED) {
-        lock.lock();
-        try {
-          wakeRequested = false; // a wake-up from now on is seen by the wait below
-        } finally {
-          lock.unlock();
-        }
-        long next;
-        try {
-          next = runOnce(clock.nanoTime());
-        } catch (VirtualMachineError e) {
-          throw e;
-        } catch (Throwable t) {
-          log.error("shipping step failed; going on in {} ms", ERROR_PAUSE.toMillis(), t);
-          next = clock.nanoTime() + ERROR_PAUSE.toNanos();
-        }
-        if (state != State.ENDED) {
-          awaitWakeOr(next);
-        }
-      }
-      terminated.complete(null);
-    } catch (InterruptedException e) {
-      // Nobody but the JVM interrupts us. End now; the supervisor notices if it was not a stop.
-      log.warn("{} interrupted; unacknowledged lines are read again after the next start",
-          THREAD_NAME);
-      if (call != null) {
-        call.cancel(false);
-      }
-      Thread.currentThread().interrupt();
-      terminated.complete(null);
-    } catch (Throwable t) {
-      log.error("{} died", THREAD_NAME, t);
-      terminated.completeExceptionally(t);
-      throw t;
-    }
-  }
-
-  private void awaitWakeOr(long deadline) throws InterruptedException {
-    lock.lock();
-    try {
-      while (!wakeRequested) {
-        if (deadline == NO_DEADLINE) {
-          wake.await();
-        } else {
-          long left = deadline - clock.nanoTime();
-          if (left <= 0) {
-            return;
-          }
-          wake.awaitNanos(left);
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
+    loop.wakeup();
   }
 }
