@@ -13,8 +13,11 @@ import java.util.List;
  *     positions
  * @param positions per (agent, file instance) the highest line offset this chunk stores; the
  *     store records them as committed once the chunk is
+ * @param pool where {@code bytes} goes back once the chunk is written ({@link #releaseBuffer}),
+ *     or {@code null} for a buffer nobody reuses
  */
-public record Chunk(byte[] bytes, int length, int records, List<Position> positions) {
+public record Chunk(byte[] bytes, int length, int records, List<Position> positions,
+    ChunkBufferPool pool) {
 
   /** The highest offset stored for one agent's file instance. */
   public record Position(String agent, String fileInstance, long offset) {}
@@ -26,12 +29,28 @@ public record Chunk(byte[] bytes, int length, int records, List<Position> positi
     positions = List.copyOf(positions);
   }
 
+  /** A chunk whose buffer is not pooled. */
+  public Chunk(byte[] bytes, int length, int records, List<Position> positions) {
+    this(bytes, length, records, positions, null);
+  }
+
   /**
    * The heap this chunk holds: its whole buffer, not just the encoded bytes. The ingest queue
    * counts this, so its byte bound is a true memory bound.
    */
   public int footprint() {
     return bytes.length;
+  }
+
+  /**
+   * Gives the buffer back to its pool: from then on the bytes belong to the next encoder. Called
+   * once, by the chunk's last owner: the store writer after the chunk is committed, or a
+   * producer that replaced the chunk before offering it.
+   */
+  public void releaseBuffer() {
+    if (pool != null) {
+      pool.release(bytes);
+    }
   }
 
   public static Chunk of(byte[] bytes, int length, int records) {

@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * the next checkpoint is due), takes <em>everything</em> pending as one batch, appends it with
  * one {@link SegmentStore#append} (one write syscall per 2 MiB, one fsync per batch with
  * {@link FsyncPolicy#ALWAYS}), then reports it with {@link IngestQueue#committed}, which frees
- * the queue space and fires the commit callbacks (the acknowledgements). Every checkpoint
+ * the queue space and fires the commit callbacks (the acknowledgements), and gives the chunks'
+ * buffers back to their {@link dev.rlog.collector.flow.ChunkBufferPool}. Every checkpoint
  * interval (injected {@link Clock}, default {@link #DEFAULT_CHECKPOINT_INTERVAL}) it writes the
  * positions checkpoint if anything was committed since the last one. It never sleeps (but to
  * back off while the disk refuses writes, see below): all
@@ -264,7 +265,11 @@ public final class StoreWriter implements Service {
     batches++;
   }
 
-  /** Tells the queue that entries [from, to) are committed. */
+  /**
+   * Gives the buffers of entries [from, to) back to the encoders' pool, then tells the queue
+   * they are committed. Committed chunks are never written again (only uncommitted ones are
+   * retried), and the buffers are back before any acknowledgement fires.
+   */
   private void acknowledge(int from, int to) {
     if (to <= from) {
       return;
@@ -275,6 +280,7 @@ public final class StoreWriter implements Service {
       Chunk chunk = entries.get(i).chunk();
       bytes += chunk.footprint();
       records += chunk.records();
+      chunk.releaseBuffer();
     }
     queue.committed(entries.get(to - 1).seq(), bytes, records);
   }

@@ -5,10 +5,14 @@ import java.time.ZoneOffset;
 
 /**
  * Formats instants as ISO-8601 UTC ({@code 2026-11-21T22:01:27.123Z}) straight into a byte
- * buffer. The date-time part is cached per second, since the lines of one batch mostly share it.
- * Not thread-safe.
+ * buffer. The date-time part is cached per second, since the lines of one batch mostly share it,
+ * so a line's timestamp costs a 19-byte copy and its fraction digits (two per step, see
+ * {@link DecimalWriter}). Not thread-safe.
  */
 final class TimestampFormatter {
+  /** Most bytes {@link #format} writes: {@code yyyy-MM-ddTHH:mm:ss.nnnnnnnnnZ}. */
+  static final int MAX_LENGTH = 30;
+
   private long cachedSecond = Long.MIN_VALUE;
   private final byte[] cached = new byte[19]; // yyyy-MM-ddTHH:mm:ss
 
@@ -33,12 +37,13 @@ final class TimestampFormatter {
     at += cached.length;
     if (nanos > 0 && nanos < 1_000_000_000) {
       dst[at++] = '.';
-      if (nanos % 1_000_000 == 0) {
-        at = digits(nanos / 1_000_000, 3, dst, at);
-      } else if (nanos % 1000 == 0) {
-        at = digits(nanos / 1000, 6, dst, at);
-      } else {
+      int micros = nanos / 1000;
+      if (micros * 1000 != nanos) {
         at = digits(nanos, 9, dst, at);
+      } else if (micros % 1000 != 0) {
+        at = digits(micros, 6, dst, at);
+      } else {
+        at = digits(micros / 1000, 3, dst, at);
       }
     }
     dst[at++] = 'Z';
@@ -69,10 +74,6 @@ final class TimestampFormatter {
   }
 
   private static int digits(int v, int width, byte[] dst, int at) {
-    for (int i = width - 1; i >= 0; i--) {
-      dst[at + i] = (byte) ('0' + v % 10);
-      v /= 10;
-    }
-    return at + width;
+    return DecimalWriter.putFixed(v, width, dst, at);
   }
 }

@@ -1,6 +1,7 @@
 package dev.rlog.collector.tcp;
 
 import dev.rlog.collector.flow.Chunk;
+import dev.rlog.collector.flow.ChunkBufferPool;
 import dev.rlog.collector.store.JsonLinesEncoder;
 import dev.rlog.common.wire.FrameDecoder;
 import dev.rlog.common.wire.FrameSink;
@@ -14,6 +15,11 @@ import java.util.List;
  * {@link JsonLinesEncoder}, with the expansion estimate that sizes the encoder up front. Pure: no
  * Netty, no queue, one owner thread. Used alike for live reads and for raw reads held while
  * paused.
+ *
+ * <p><b>Buffers.</b> Each read's records go into a buffer from the encoder's pool, sized from
+ * the last read's expansion (encoded bytes per wire byte) plus an eighth, so it rarely grows;
+ * the store writer gives it back once written. A read that completes no record gives its buffer
+ * back at once: a connection between records holds none.
  *
  * <p>Use {@link #begin}, one or more {@link #feed}, then {@link #finish}; or {@link #encode} for
  * an array. An oversized header does not throw: it ends up in {@link EncodedRead#tooLarge()},
@@ -33,7 +39,7 @@ final class ReadEncoder {
       FrameTooLargeException tooLarge) {}
 
   private final FrameDecoder decoder;
-  private final JsonLinesEncoder encoder = new JsonLinesEncoder(256);
+  private final JsonLinesEncoder encoder;
   private final FrameSink sink = this::onFrame;
   private byte[] quotedPeer;
   private int expansionPercent = INITIAL_EXPANSION_PERCENT;
@@ -43,7 +49,12 @@ final class ReadEncoder {
   private boolean failed;
 
   ReadEncoder(int maxFrameLength, String peer) {
+    this(maxFrameLength, peer, ChunkBufferPool.shared());
+  }
+
+  ReadEncoder(int maxFrameLength, String peer, ChunkBufferPool pool) {
     this.decoder = new FrameDecoder(maxFrameLength);
+    this.encoder = new JsonLinesEncoder(256, pool);
     this.quotedPeer = JsonLinesEncoder.quote(peer);
   }
 
@@ -63,8 +74,12 @@ final class ReadEncoder {
     wireBytes = 0;
     tooLarge = null;
     encoder.receiveTime(recvMillis);
-    encoder.reserve((int) Math.min(MAX_RESERVE,
-        (long) expectedWireBytes * expansionPercent / 100 + 256));
+    // The last read's ratio plus an eighth: reads differ by a record or so, and a buffer that
+    // is a little short costs a copy of everything encoded so far. A pooled buffer up to a
+    // quarter larger is taken rather than a new one allocated.
+    long estimate = (long) expectedWireBytes * expansionPercent / 100 + 256;
+    int reserve = (int) Math.min(MAX_RESERVE, estimate + (estimate >> 3));
+    encoder.reserve(reserve, (int) Math.min(MAX_RESERVE, reserve + (long) (reserve >> 2)));
   }
 
   void feed(byte[] buf, int off, int len) {
@@ -82,6 +97,7 @@ final class ReadEncoder {
 
   EncodedRead finish() {
     if (encoder.isEmpty()) {
+      encoder.discard(); // a connection between records holds no buffer
       return new EncodedRead(null, 0, 0, tooLarge);
     }
     long records = encoder.records();
@@ -105,12 +121,17 @@ final class ReadEncoder {
     payloadBytes += len;
   }
 
-  /** The chunk, copied down to its size when its buffer is mostly slack (to be held). */
+  /**
+   * The chunk, copied down to its size when its buffer is mostly slack (to be held); the large
+   * buffer then goes back to its pool at once.
+   */
   static Chunk trimmed(Chunk c) {
     if (c.bytes().length - c.length() <= c.length() + TRIM_SLACK) {
       return c;
     }
-    return new Chunk(Arrays.copyOf(c.bytes(), c.length()), c.length(), c.records(),
+    Chunk small = new Chunk(Arrays.copyOf(c.bytes(), c.length()), c.length(), c.records(),
         c.positions());
+    c.releaseBuffer();
+    return small;
   }
 }

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.rlog.collector.flow.Chunk;
+import dev.rlog.collector.flow.ChunkBufferPool;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -119,5 +121,79 @@ class JsonLinesEncoderTest {
     enc.tcpRecord(PEER, big, 0, big.length);
     Chunk c = enc.finish(List.of());
     assertThat(lines(c).get(0).get("payload").asText()).hasSize(1 << 20);
+  }
+
+  @Test
+  void grpcChunkRecordWritesTsFidOffAndKeepsInvalidLinesAsBase64() throws Exception {
+    JsonLinesEncoder enc = new JsonLinesEncoder();
+    enc.receiveTime(1_700_000_000_000L);
+    byte[] agent = JsonLinesEncoder.grpcAgentFields("web", "u-1", "h");
+    byte[] data = {'o', 'k', '\n', 'x', (byte) 0xff, 'y', '\n'};
+    enc.grpcChunkRecord(agent, JsonLinesEncoder.quote("app"), 1_700_000_000L, 0,
+        JsonLinesEncoder.quote("fid"), 0, data, 0, 2);
+    enc.grpcChunkRecord(agent, JsonLinesEncoder.quote("app"), 1_700_000_000L, 0,
+        JsonLinesEncoder.quote("fid"), Long.MIN_VALUE, data, 3, 3);
+    List<JsonNode> recs = lines(enc.finish(List.of()));
+
+    assertThat(recs.get(0).get("ts").asText()).isEqualTo("2023-11-14T22:13:20Z");
+    assertThat(recs.get(0).get("fid").asText()).isEqualTo("fid");
+    assertThat(recs.get(0).get("off").asLong()).isZero();
+    assertThat(recs.get(0).get("line").asText()).isEqualTo("ok");
+    assertThat(recs.get(1).has("line")).isFalse();
+    assertThat(Base64.getDecoder().decode(recs.get(1).get("line_b64").asText()))
+        .isEqualTo(new byte[] {'x', (byte) 0xff, 'y'});
+    assertThat(recs.get(1).get("off").bigIntegerValue().toString())
+        .isEqualTo("9223372036854775808");
+    // Field order as grpcRecord's.
+    List<String> names = new ArrayList<>();
+    recs.get(0).fieldNames().forEachRemaining(names::add);
+    assertThat(names).containsExactly(
+        "recv", "src", "project", "agent", "host", "label", "ts", "fid", "off", "line");
+  }
+
+  @Test
+  void anInvalidLineFullOfControlCharactersStaysWithinItsBound() throws Exception {
+    // U+FFFD takes 3 bytes, but a control character takes 6: the bound must be the lossy length.
+    byte[] line = new byte[101];
+    Arrays.fill(line, (byte) 1);
+    line[100] = (byte) 0xff;
+    byte[] agent = JsonLinesEncoder.grpcAgentFields("web", "u-1", "h");
+    byte[] label = JsonLinesEncoder.quote("app");
+    int bound = JsonLinesEncoder.grpcRecordBound(agent.length, label.length, 0,
+        JsonLinesEncoder.grpcLineBound(line, 0, line.length));
+    JsonLinesEncoder enc = new JsonLinesEncoder(256, new ChunkBufferPool(0, 0));
+    enc.reserve(bound);
+    enc.grpcRecord(agent, label, false, 0, 0, null, 0, line, 0, line.length);
+    Chunk c = enc.finish(List.of());
+
+    assertThat(c.bytes()).hasSize(bound); // never grew past what was accounted
+    assertThat(lines(c).get(0).get("line").asText()).isEqualTo("\u0001".repeat(100) + "\uFFFD");
+  }
+
+  @Test
+  void discardGivesTheBufferBackAndForgetsTheRecords() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 4);
+    JsonLinesEncoder enc = new JsonLinesEncoder(4096, pool);
+    enc.tcpRecord(PEER, GET, 0, GET.length);
+    enc.discard();
+    assertThat(enc.isEmpty()).isTrue();
+    assertThat(enc.length()).isZero();
+    assertThat(pool.idleBuffers()).isEqualTo(1);
+    enc.tcpRecord(PEER, GET, 0, GET.length); // takes it again
+    assertThat(pool.idleBuffers()).isZero();
+    assertThat(enc.finish(List.of()).records()).isEqualTo(1);
+  }
+
+  @Test
+  void reserveOnAnEmptyEncoderTakesExactlyWhatWasAsked() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 4);
+    pool.release(new byte[12_000]);
+    JsonLinesEncoder enc = new JsonLinesEncoder(4096, pool);
+    enc.reserve(10_000); // the pooled 12,000 would hold more than the caller accounted for
+    enc.tcpRecord(PEER, GET, 0, GET.length);
+    assertThat(enc.finish(List.of()).bytes()).hasSize(10_000);
+    enc.reserve(10_000, 12_000); // an estimate: a somewhat larger pooled buffer is fine
+    enc.tcpRecord(PEER, GET, 0, GET.length);
+    assertThat(enc.finish(List.of()).bytes()).hasSize(12_000);
   }
 }

@@ -9,6 +9,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.rlog.collector.flow.Chunk;
+import dev.rlog.collector.flow.ChunkBufferPool;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.flow.OfferResult;
 import dev.rlog.common.time.FakeClock;
@@ -95,6 +96,26 @@ class StoreWriterTest {
     assertThat(queue.isIdle()).isTrue();
     assertThat(queue.queuedBytes()).isZero();
     assertThat(writer.batches()).isBetween(1L, 50L);
+  }
+
+  @Test
+  void committedChunkBuffersGoBackToTheirPoolNotBefore() throws Exception {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 4);
+    Chunk plain = tcpChunk("t", "u");
+    byte[] buffer = java.util.Arrays.copyOf(plain.bytes(), 4096); // a poolable size
+    Chunk chunk = new Chunk(buffer, plain.length(), plain.records(), List.of(), pool);
+    WriteGate.Manual gate = WriteGate.Manual.held();
+    start(gate);
+    CompletableFuture<Void> ack = offer(chunk);
+
+    await().atMost(Duration.ofSeconds(10)).until(gate::hasWaiter);
+    assertThat(pool.idleBuffers()).isZero(); // taken by the writer, not written yet
+    gate.release();
+    awaitDone(ack);
+
+    // Given back before the acknowledgement, and written first.
+    assertThat(records(dir)).containsExactlyElementsOf(recordsOf(plain));
+    assertThat(pool.take(buffer.length, buffer.length)).isSameAs(buffer);
   }
 
   @Test

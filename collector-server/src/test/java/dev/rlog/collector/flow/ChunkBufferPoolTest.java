@@ -1,0 +1,84 @@
+package dev.rlog.collector.flow;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+
+class ChunkBufferPoolTest {
+
+  @Test
+  void takesTheSmallestIdleBufferInRangeElseAllocatesExactlyMin() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 8);
+    byte[] a = new byte[8192];
+    byte[] b = new byte[5000];
+    byte[] c = new byte[4096];
+    pool.release(a);
+    pool.release(b);
+    pool.release(c);
+
+    assertThat(pool.take(4500, 9000)).isSameAs(b);
+    assertThat(pool.take(4500, 9000)).isSameAs(a);
+    byte[] fresh = pool.take(4500, 4500); // c is too small, nothing else left
+    assertThat(fresh).hasSize(4500).isNotSameAs(c);
+    assertThat(pool.take(4096, 4096)).isSameAs(c);
+    assertThat(pool.idleBuffers()).isZero();
+    assertThat(pool.idleBytes()).isZero();
+  }
+
+  @Test
+  void staysWithinItsBytesAndCountEvictingTheOldest() {
+    ChunkBufferPool pool = new ChunkBufferPool(10_000, 3);
+    byte[] first = new byte[4000];
+    byte[] second = new byte[4000];
+    byte[] third = new byte[4000];
+    pool.release(first);
+    pool.release(second);
+    pool.release(third); // 12,000 > 10,000: the oldest goes
+    assertThat(pool.idleBytes()).isEqualTo(8000);
+    assertThat(pool.take(4000, 4000)).isNotSameAs(first);
+
+    ChunkBufferPool few = new ChunkBufferPool(1 << 20, 2);
+    for (int i = 0; i < 10; i++) {
+      few.release(new byte[2048]);
+      assertThat(few.idleBuffers()).isLessThanOrEqualTo(2);
+      assertThat(few.idleBytes()).isLessThanOrEqualTo(few.maxBytes());
+    }
+  }
+
+  @Test
+  void keepsNeitherTinyNorOversizedBuffers() {
+    ChunkBufferPool pool = new ChunkBufferPool(8192, 4);
+    pool.release(new byte[ChunkBufferPool.MIN_POOLED_BYTES - 1]);
+    pool.release(new byte[8193]);
+    assertThat(pool.idleBuffers()).isZero();
+    assertThat(new ChunkBufferPool(0, 0).take(100, 200)).hasSize(100);
+  }
+
+  @Test
+  void aBufferGivenBackTwiceIsRefused() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 4);
+    byte[] b = new byte[4096];
+    pool.release(b);
+    assertThrows(IllegalStateException.class, () -> pool.release(b));
+    assertThat(pool.idleBuffers()).isEqualTo(1);
+  }
+
+  @Test
+  void rejectsBadArguments() {
+    assertThrows(IllegalArgumentException.class, () -> new ChunkBufferPool(-1, 1));
+    assertThrows(IllegalArgumentException.class, () -> new ChunkBufferPool(1, -1));
+    ChunkBufferPool pool = ChunkBufferPool.shared();
+    assertThrows(IllegalArgumentException.class, () -> pool.take(10, 9));
+  }
+
+  @Test
+  void aChunkGivesItsBufferBackToItsOwnPoolOnly() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 4);
+    byte[] b = new byte[4096];
+    new Chunk(b, 10, 1, java.util.List.of(), pool).releaseBuffer();
+    assertThat(pool.take(4096, 4096)).isSameAs(b);
+    Chunk.of(new byte[4096], 10, 1).releaseBuffer(); // no pool: nothing happens
+    assertThat(pool.idleBuffers()).isZero();
+  }
+}
