@@ -1,52 +1,66 @@
 package dev.rlog.collector.flow;
 
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A small bounded pool of chunk buffers: encoders take the byte arrays they encode records into
- * from here, and the store writer gives them back once their chunk is committed, so ingest at a
+ * A bounded pool of chunk buffers: encoders take the byte arrays they encode records into from
+ * here, and the store writer gives them back once their chunk is committed, so ingest at a
  * steady rate allocates (and zeroes, and garbage-collects) almost no buffers.
  *
  * <p><b>Bounds.</b> The pool holds at most {@code maxBytes} in at most {@code maxBuffers} idle
- * arrays; a buffer given back past either bound pushes the oldest idle ones out (to the garbage
- * collector), so the pool follows the sizes in use now. That is the whole extra memory it costs:
- * a buffer that is taken is counted where it goes (the ingest queue counts a chunk's whole
- * buffer, see {@link Chunk#footprint()}), as it was before there was a pool. Buffers below
- * {@value #MIN_POOLED_BYTES} bytes, or larger than the pool, are never kept.
+ * arrays; a buffer given back past either bound pushes out idle ones of the size least recently
+ * used (to the garbage collector), so the pool follows the sizes in use now. Buffers below
+ * {@value #MIN_POOLED_BYTES} bytes, or larger than the pool, are never kept. The
+ * {@link IngestQueue} counts the idle bytes as part of its capacity and {@link #trim}s the pool
+ * when the two together would exceed it, so with a queue in front the pool costs no memory
+ * beyond the queue's bound: a buffer is either queued, being filled or written (as before there
+ * was a pool), or idle here in place of the garbage it would otherwise be.
  *
  * <p><b>Sizes.</b> {@link #take} returns a buffer of at least {@code min} and at most {@code max}
- * bytes: the smallest idle one in that range, else a new one of exactly {@code min}. The caller
- * chooses how much slack it accepts; a caller whose accounting assumed {@code min} bytes passes
- * {@code max == min}.
+ * bytes: an idle one of the smallest size in that range, else a new one of exactly {@code min}.
+ * The caller chooses how much slack it accepts; a caller whose accounting assumed {@code min}
+ * bytes passes {@code max == min}. Callers that round their requests to a few sizes (the TCP
+ * reads do, see {@link #sizeClass}) find them here again.
  *
  * <p><b>Ownership.</b> A buffer must be given back at most once, and only when nothing reads or
  * writes it any more: the next taker overwrites it. Contents are not cleared.
  *
  * <p><b>Threading.</b> Thread-safe: event loops and gRPC threads take, the store writer gives
- * back. One lock, held for a scan of at most {@code maxBuffers} entries; there is one take per
- * read or batch (hundreds of records), so it is never contended in a way that matters.
+ * back, the queue trims. One lock, held for a map lookup; there is one take per read or batch
+ * (hundreds of records), so it is never contended in a way that matters.
  */
 public final class ChunkBufferPool {
-  /** Idle bytes the {@link #shared()} pool keeps at most. */
-  public static final long DEFAULT_MAX_BYTES = 4L << 20;
+  /** Idle bytes the {@link #shared()} pool keeps at most: the default queue capacity. */
+  public static final long DEFAULT_MAX_BYTES = 32L << 20;
   /** Idle buffers the {@link #shared()} pool keeps at most. */
-  public static final int DEFAULT_MAX_BUFFERS = 32;
+  public static final int DEFAULT_MAX_BUFFERS = 1024;
   /** Smaller buffers cost less to allocate than to pool. */
   public static final int MIN_POOLED_BYTES = 1024;
 
   private static final ChunkBufferPool SHARED =
       new ChunkBufferPool(DEFAULT_MAX_BYTES, DEFAULT_MAX_BUFFERS);
 
+  /** Idle buffers of one length, most recently given back last. */
+  private static final class Bucket {
+    final ArrayDeque<byte[]> buffers = new ArrayDeque<>();
+    long lastUse;
+  }
+
   private final long maxBytes;
+  private final int maxBuffers;
   private final ReentrantLock lock = new ReentrantLock();
-  /** Idle buffers in {@code idle[0, count)}, oldest first. */
-  private final byte[][] idle;
+  private final TreeMap<Integer, Bucket> buckets = new TreeMap<>();
   private int count;
   private long idleBytes;
+  private long uses;
 
   /**
    * The process-wide pool every encoder uses unless given another: one bound for the whole
-   * collector ({@value #DEFAULT_MAX_BUFFERS} buffers, {@link #DEFAULT_MAX_BYTES} bytes).
+   * collector ({@value #DEFAULT_MAX_BUFFERS} buffers, {@link #DEFAULT_MAX_BYTES} bytes), and
+   * trimmed by the ingest queue to what its capacity leaves free.
    */
   public static ChunkBufferPool shared() {
     return SHARED;
@@ -58,12 +72,25 @@ public final class ChunkBufferPool {
           + maxBuffers + " buffers");
     }
     this.maxBytes = maxBytes;
-    this.idle = new byte[maxBuffers][];
+    this.maxBuffers = maxBuffers;
   }
 
   /**
-   * A buffer of {@code min} to {@code max} bytes: the smallest idle one that fits, else a new
-   * array of {@code min} bytes.
+   * {@code bytes} rounded up to one of four sizes per power of two (1, 1.25, 1.5, 1.75 times
+   * it): at most a quarter more, and requests of about the same size meet the same buffers.
+   */
+  public static int sizeClass(int bytes) {
+    if (bytes <= MIN_POOLED_BYTES) {
+      return Math.max(0, bytes);
+    }
+    int shift = 31 - Integer.numberOfLeadingZeros(bytes - 1) - 2; // quarter of the power of 2
+    long step = 1L << shift;
+    return (int) Math.min(Integer.MAX_VALUE - 8, ((bytes - 1L) / step + 1) * step);
+  }
+
+  /**
+   * A buffer of {@code min} to {@code max} bytes: an idle one of the smallest fitting size, else
+   * a new array of {@code min} bytes.
    */
   public byte[] take(int min, int max) {
     if (min < 0 || max < min) {
@@ -72,18 +99,17 @@ public final class ChunkBufferPool {
     if (min >= MIN_POOLED_BYTES) {
       lock.lock();
       try {
-        int best = -1;
-        for (int i = count - 1; i >= 0; i--) { // newest first: most likely still in cache
-          int n = idle[i].length;
-          if (n >= min && n <= max && (best < 0 || n < idle[best].length)) {
-            best = i;
-            if (n == min) {
-              break;
-            }
+        Map.Entry<Integer, Bucket> e = buckets.ceilingEntry(min);
+        if (e != null && e.getKey() <= max) {
+          Bucket b = e.getValue();
+          byte[] buffer = b.buffers.pollLast(); // the most recent: likeliest still in cache
+          b.lastUse = ++uses;
+          if (b.buffers.isEmpty()) {
+            buckets.remove(e.getKey());
           }
-        }
-        if (best >= 0) {
-          return remove(best);
+          count--;
+          idleBytes -= buffer.length;
+          return buffer;
         }
       } finally {
         lock.unlock();
@@ -95,22 +121,44 @@ public final class ChunkBufferPool {
   /** Gives a buffer back; it may be handed to the next {@link #take}. */
   public void release(byte[] buffer) {
     int n = buffer.length;
-    if (n < MIN_POOLED_BYTES || n > maxBytes || idle.length == 0) {
+    if (n < MIN_POOLED_BYTES || n > maxBytes || maxBuffers == 0) {
       return;
     }
     lock.lock();
     try {
-      for (int i = 0; i < count; i++) {
-        if (idle[i] == buffer) {
-          // Two owners would overwrite each other's records: fail loudly, never corrupt.
-          throw new IllegalStateException("chunk buffer given back twice");
+      Bucket b = buckets.get(n);
+      if (b != null) {
+        for (byte[] idle : b.buffers) {
+          if (idle == buffer) {
+            // Two owners would overwrite each other's records: fail loudly, never corrupt.
+            throw new IllegalStateException("chunk buffer given back twice");
+          }
         }
       }
-      while (count == idle.length || idleBytes + n > maxBytes) {
-        remove(0); // the oldest: sizes nobody asked for lately leave first
+      while (count == maxBuffers || idleBytes + n > maxBytes) {
+        evictOne();
       }
-      idle[count++] = buffer;
+      if (b == null || !buckets.containsKey(n)) {
+        b = new Bucket();
+        buckets.put(n, b);
+      }
+      b.buffers.addLast(buffer);
+      b.lastUse = ++uses;
+      count++;
       idleBytes += n;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Drops idle buffers (sizes least recently used first) until {@code bytes} are freed. */
+  public void trim(long bytes) {
+    lock.lock();
+    try {
+      long target = Math.max(0, idleBytes - bytes);
+      while (idleBytes > target) {
+        evictOne();
+      }
     } finally {
       lock.unlock();
     }
@@ -141,14 +189,22 @@ public final class ChunkBufferPool {
   }
 
   public int maxBuffers() {
-    return idle.length;
+    return maxBuffers;
   }
 
-  private byte[] remove(int i) {
-    byte[] b = idle[i];
-    System.arraycopy(idle, i + 1, idle, i, count - i - 1);
-    idle[--count] = null;
-    idleBytes -= b.length;
-    return b;
+  /** Drops the oldest idle buffer of the least recently used size. Caller holds the lock. */
+  private void evictOne() {
+    Map.Entry<Integer, Bucket> lru = null;
+    for (Map.Entry<Integer, Bucket> e : buckets.entrySet()) {
+      if (lru == null || e.getValue().lastUse < lru.getValue().lastUse) {
+        lru = e;
+      }
+    }
+    byte[] gone = lru.getValue().buffers.pollFirst();
+    if (lru.getValue().buffers.isEmpty()) {
+      buckets.remove(lru.getKey());
+    }
+    count--;
+    idleBytes -= gone.length;
   }
 }

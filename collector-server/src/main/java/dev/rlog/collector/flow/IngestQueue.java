@@ -19,7 +19,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Bounds.</b> A chunk occupies its {@link Chunk#footprint() footprint} (the heap its
  * buffer holds) and its records from {@link #tryOffer} until the
  * writer reports it committed ({@link #committed}), so the bound covers what is being written
- * too. {@link #tryOffer} refuses a chunk that would take the queue above its capacity (unless the
+ * too. Then its buffer goes back to the encoders' {@link ChunkBufferPool}; each accepted offer
+ * trims that pool's idle buffers to the room left under the capacity, so queued chunks and idle
+ * buffers together stay within it. {@link #tryOffer} refuses a chunk that would take the queue above its capacity (unless the
  * queue is empty, so one chunk larger than the capacity cannot wedge it); the producer then holds
  * that one chunk and waits for {@link #whenResumed}. Above the high watermark the queue is
  * <em>paused</em>: producers stop reading after handing over what they already decoded, and
@@ -49,6 +51,7 @@ public final class IngestQueue implements ChunkQueue {
   private final long capacityBytes;
   private final long capacityRecords;
   private final WatermarkGate gate;
+  private final ChunkBufferPool buffers;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
@@ -69,12 +72,21 @@ public final class IngestQueue implements ChunkQueue {
   public IngestQueue(
       long capacityBytes, long capacityRecords, long highBytes, long lowBytes, long highRecords,
       long lowRecords) {
+    this(capacityBytes, capacityRecords, highBytes, lowBytes, highRecords, lowRecords,
+        ChunkBufferPool.shared());
+  }
+
+  /** @param buffers the pool the encoders feeding this queue take their buffers from */
+  public IngestQueue(
+      long capacityBytes, long capacityRecords, long highBytes, long lowBytes, long highRecords,
+      long lowRecords, ChunkBufferPool buffers) {
     if (highBytes > capacityBytes || highRecords > capacityRecords) {
       throw new IllegalArgumentException("high watermarks must not exceed the queue capacity");
     }
     this.capacityBytes = capacityBytes;
     this.capacityRecords = capacityRecords;
     this.gate = new WatermarkGate(highBytes, lowBytes, highRecords, lowRecords);
+    this.buffers = java.util.Objects.requireNonNull(buffers, "buffers");
   }
 
   /**
@@ -85,6 +97,8 @@ public final class IngestQueue implements ChunkQueue {
    */
   @Override
   public OfferResult offer(Chunk chunk) {
+    OfferResult accepted;
+    long room;
     lock.lock();
     try {
       if (failure != null) {
@@ -99,10 +113,17 @@ public final class IngestQueue implements ChunkQueue {
         refusedOffers.incrementAndGet();
         return OfferResult.FULL;
       }
-      return new OfferResult.Accepted(enqueue(chunk));
+      accepted = new OfferResult.Accepted(enqueue(chunk));
+      room = capacityBytes - queuedBytes;
     } finally {
       lock.unlock();
     }
+    // Idle buffers count against the capacity too: they are what the queued chunks become once
+    // written. Outside the lock; a writer giving buffers back meanwhile is trimmed next time.
+    if (buffers.idleBytes() > room) {
+      buffers.trim(buffers.idleBytes() - Math.max(0, room));
+    }
+    return accepted;
   }
 
   /**

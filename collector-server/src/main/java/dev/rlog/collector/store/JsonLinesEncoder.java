@@ -124,22 +124,13 @@ public final class JsonLinesEncoder {
    * for {@code bytes} holds no more than that.
    */
   public void reserve(int bytes) {
-    reserve(bytes, bytes);
-  }
-
-  /**
-   * Like {@link #reserve(int)}, but an empty encoder may take a pooled buffer of up to
-   * {@code maxBytes}: for a caller whose need is an estimate, so it reuses buffers of about the
-   * same size instead of allocating.
-   */
-  public void reserve(int bytes, int maxBytes) {
     if (buf.length - pos >= bytes) {
       return;
     }
     if (pos == 0) { // nothing to keep: swap for a buffer of the right size
       discard();
       int min = Math.max(initialCapacity, bytes);
-      buf = pool.take(min, Math.max(min, maxBytes));
+      buf = pool.take(min, min);
     } else {
       grow(pos, bytes);
     }
@@ -647,16 +638,16 @@ public final class JsonLinesEncoder {
 
   /**
    * Moves {@code buf[0, used)} to a buffer with room for {@code free} more bytes, at least 1.5
-   * times as large, and gives the old buffer back to the pool.
+   * times as large (rounded up to a pool size class), and gives the old buffer back to the pool.
    */
   private void grow(int used, int free) {
     long want = (long) used + free;
     if (want > MAX_ARRAY) {
       throw new OutOfMemoryError("store chunk of " + want + " bytes");
     }
-    int min = (int) Math.min(MAX_ARRAY,
-        Math.max(want, Math.max(initialCapacity, buf.length + (long) (buf.length >> 1))));
-    byte[] next = pool.take(min, (int) Math.min(MAX_ARRAY, min + (long) (min >> 2)));
+    int min = ChunkBufferPool.sizeClass((int) Math.min(MAX_ARRAY,
+        Math.max(want, Math.max(initialCapacity, buf.length + (long) (buf.length >> 1)))));
+    byte[] next = pool.take(min, min);
     System.arraycopy(buf, 0, next, 0, used);
     if (buf != EMPTY) {
       pool.release(buf);

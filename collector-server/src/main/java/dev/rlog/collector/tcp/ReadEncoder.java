@@ -17,8 +17,9 @@ import java.util.List;
  * paused.
  *
  * <p><b>Buffers.</b> Each read's records go into a buffer from the encoder's pool, sized from
- * the last read's expansion (encoded bytes per wire byte) plus an eighth, so it rarely grows;
- * the store writer gives it back once written. A read that completes no record gives its buffer
+ * the last read's expansion (encoded bytes per wire byte) plus a sixteenth, so it rarely grows,
+ * and rounded up to a {@link ChunkBufferPool#sizeClass}; the store writer gives it back once
+ * written. A read that completes no record gives its buffer
  * back at once: a connection between records holds none.
  *
  * <p>Use {@link #begin}, one or more {@link #feed}, then {@link #finish}; or {@link #encode} for
@@ -74,12 +75,12 @@ final class ReadEncoder {
     wireBytes = 0;
     tooLarge = null;
     encoder.receiveTime(recvMillis);
-    // The last read's ratio plus an eighth: reads differ by a record or so, and a buffer that
-    // is a little short costs a copy of everything encoded so far. A pooled buffer up to a
-    // quarter larger is taken rather than a new one allocated.
+    // The last read's ratio plus a sixteenth (reads differ by a record or so, and a buffer that
+    // is a little short costs a copy of everything encoded so far), rounded up to a pool size
+    // class so the next read of about the same size finds this buffer again.
     long estimate = (long) expectedWireBytes * expansionPercent / 100 + 256;
-    int reserve = (int) Math.min(MAX_RESERVE, estimate + (estimate >> 3));
-    encoder.reserve(reserve, (int) Math.min(MAX_RESERVE, reserve + (long) (reserve >> 2)));
+    int reserve = (int) Math.min(MAX_RESERVE, estimate + (estimate >> 4));
+    encoder.reserve(ChunkBufferPool.sizeClass(reserve));
   }
 
   void feed(byte[] buf, int off, int len) {

@@ -47,6 +47,48 @@ class ChunkBufferPoolTest {
   }
 
   @Test
+  void evictsTheSizeLeastRecentlyUsedFirst() {
+    ChunkBufferPool pool = new ChunkBufferPool(12_000, 8);
+    byte[] small = new byte[2000];
+    pool.release(small);
+    pool.release(new byte[4000]);
+    pool.release(new byte[4000]);
+    pool.take(2000, 2000);
+    pool.release(small); // 2000 is now the size used last
+    pool.release(new byte[4000]); // 14,000 > 12,000: a 4000 goes, the 2000 stays
+    assertThat(pool.idleBytes()).isEqualTo(10_000);
+    assertThat(pool.take(2000, 2000)).isSameAs(small);
+  }
+
+  @Test
+  void trimFreesAtLeastWhatIsAsked() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 16);
+    for (int i = 0; i < 4; i++) {
+      pool.release(new byte[4096]);
+    }
+    pool.trim(5000);
+    assertThat(pool.idleBytes()).isEqualTo(8192);
+    pool.trim(Long.MAX_VALUE);
+    assertThat(pool.idleBuffers()).isZero();
+    pool.trim(1); // nothing left: no-op
+  }
+
+  @Test
+  void sizeClassesAreAtMostAQuarterLargerAndStable() {
+    assertThat(ChunkBufferPool.sizeClass(100)).isEqualTo(100); // too small to pool: as asked
+    assertThat(ChunkBufferPool.sizeClass(1025)).isEqualTo(1280);
+    assertThat(ChunkBufferPool.sizeClass(2048)).isEqualTo(2048);
+    assertThat(ChunkBufferPool.sizeClass(2049)).isEqualTo(2560);
+    assertThat(ChunkBufferPool.sizeClass(57_000)).isEqualTo(57_344); // 1.75 * 32 KiB
+    for (int n = 1025; n < 1 << 22; n += 997) {
+      int c = ChunkBufferPool.sizeClass(n);
+      assertThat(c).isBetween(n, n + n / 4);
+      assertThat(ChunkBufferPool.sizeClass(c)).isEqualTo(c);
+    }
+    assertThat(ChunkBufferPool.sizeClass(Integer.MAX_VALUE)).isEqualTo(Integer.MAX_VALUE - 8);
+  }
+
+  @Test
   void keepsNeitherTinyNorOversizedBuffers() {
     ChunkBufferPool pool = new ChunkBufferPool(8192, 4);
     pool.release(new byte[ChunkBufferPool.MIN_POOLED_BYTES - 1]);

@@ -67,6 +67,22 @@ class IngestQueueTest {
   }
 
   @Test
+  void idleBuffersOfThePoolAreTrimmedToTheRoomLeftUnderTheCapacity() throws Exception {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 64);
+    IngestQueue queue = new IngestQueue(64 * 1024, 100, 48 * 1024, 16 * 1024, 80, 20, pool);
+    for (int i = 0; i < 10; i++) {
+      pool.release(new byte[4096]); // what the writer gave back after the last batch
+    }
+    assertThat(queue.tryOffer(chunk(16 * 1024, 1))).isPositive();
+    assertThat(pool.idleBytes()).isEqualTo(40_960); // 16 KiB queued + 40 KiB idle: fits
+
+    assertThat(queue.tryOffer(chunk(32 * 1024, 1))).isPositive();
+    // 48 KiB queued: 16 KiB of room is left, so at most that stays idle.
+    assertThat(pool.idleBytes()).isLessThanOrEqualTo(16 * 1024);
+    assertThat(queue.queuedBytes() + pool.idleBytes()).isLessThanOrEqualTo(64 * 1024);
+  }
+
+  @Test
   void recordCapacityIsABoundToo() {
     q.tryOffer(chunk(1, 100));
     assertThat(q.tryOffer(chunk(1, 1))).isEqualTo(IngestQueue.FULL);
