@@ -55,6 +55,8 @@ public final class Agent implements Service {
    * batches in flight (8 MiB) this is what sizes the agent's heap.
    */
   static final long MAX_BUFFERED_BYTES = 8L << 20;
+  /** Lines per Ship chunk at most, whatever batch_size says (see where it is used). */
+  static final int MAX_LINES_PER_CHUNK = 4096;
 
   private final AgentConfig config;
   private final AgentState state;
@@ -100,7 +102,10 @@ public final class Agent implements Service {
     if (config.protocol() == AgentConfig.Protocol.SHIP) {
       // A chunk is at most batch_size lines and batch_max_bytes of file: the same bounds a
       // collector sets for a LogBatch (its store-size estimate and message cap) hold for it.
-      ChunkShipper.Options o = ChunkShipper.Options.of(config.batchSize(),
+      // Lines are capped too: the collector refuses a chunk whose records could exceed its
+      // grpc.max_batch_store_bytes (8 MiB), ~1 KiB per record at worst with long labels.
+      ChunkShipper.Options o = ChunkShipper.Options.of(
+          Math.min(config.batchSize(), MAX_LINES_PER_CHUNK),
           (int) Math.min(Integer.MAX_VALUE, config.batchMaxBytes()));
       ChunkShipper s = new ChunkShipper(new GrpcChunkTransport(channel), tokens, signals,
           signals::spaceAvailable, clock, o, o.retryPolicy(), counters);
