@@ -32,7 +32,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code log.LogService/Send}: every {@code Log} of every batch becomes one store record; the call
- * completes OK only once all of them are committed in the store.
+ * completes OK only once all of them are committed in the store. {@code log.LogService/Ship}
+ * (our agent's fast path): every line of every {@code Chunk} becomes one record, and each chunk
+ * is acknowledged ({@code ChunkAck}) once committed; see {@link ShipCall}. Both kinds of call
+ * share everything below ({@link IngestCall}).
  *
  * <p><b>Flow control and memory.</b> Auto-request is off: a call asks for one message at a time,
  * and only while the ingest queue is not paused and after taking a receive permit of
@@ -214,7 +217,7 @@ public final class LogServiceImpl implements BindableService {
   }
 
   /**
-   * Checks the token of every open Send call again and closes those whose token is no longer
+   * Checks the token of every open Send and Ship call again and closes those whose token is no longer
    * good with {@code UNAUTHENTICATED}. Returns how many it closed.
    */
   public int recheckOpenCalls() {
@@ -227,7 +230,7 @@ public final class LogServiceImpl implements BindableService {
     return closed;
   }
 
-  /** Send calls open now (tests, metrics). */
+  /** Send and Ship calls open now (tests, metrics). */
   public int openCalls() {
     return open.size();
   }
