@@ -3,6 +3,7 @@ package dev.rlog.collector.flow;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,12 +22,13 @@ import org.slf4j.LoggerFactory;
  * writer reports it committed ({@link #committed}), so the bound covers what is being written
  * too. Then its buffer goes back to the encoders' {@link ChunkBufferPool}; each accepted offer
  * trims that pool's idle buffers to the room left under the capacity, so queued chunks and idle
- * buffers together stay within it. {@link #tryOffer} refuses a chunk that would take the queue above its capacity (unless the
- * queue is empty, so one chunk larger than the capacity cannot wedge it); the producer then holds
- * that one chunk and waits for {@link #whenResumed}. Above the high watermark the queue is
- * <em>paused</em>: producers stop reading after handing over what they already decoded, and
- * their {@link #whenResumed} callbacks run once the level falls to the low watermark. Memory is
- * therefore bounded by the capacity plus one held chunk per producer.
+ * buffers together stay within it. {@link #tryOffer} refuses a chunk that would take the queue
+ * above its capacity (unless the queue is empty, so one chunk larger than the capacity cannot
+ * wedge it); the producer then holds that one chunk and waits for {@link #whenResumed}. Above
+ * the high watermark the queue is <em>paused</em>: producers stop reading after handing over
+ * what they already decoded, and their {@link #whenResumed} callbacks run once the level falls
+ * to the low watermark. Memory is therefore bounded by the capacity plus one held chunk per
+ * producer.
  *
  * <p><b>Commit.</b> Every accepted chunk gets a sequence number; chunks are written in that
  * order. {@link #whenCommitted} runs a callback once the writer has committed through a given
@@ -86,7 +88,7 @@ public final class IngestQueue implements ChunkQueue {
     this.capacityBytes = capacityBytes;
     this.capacityRecords = capacityRecords;
     this.gate = new WatermarkGate(highBytes, lowBytes, highRecords, lowRecords);
-    this.buffers = java.util.Objects.requireNonNull(buffers, "buffers");
+    this.buffers = Objects.requireNonNull(buffers, "buffers");
   }
 
   /**
@@ -120,8 +122,9 @@ public final class IngestQueue implements ChunkQueue {
     }
     // Idle buffers count against the capacity too: they are what the queued chunks become once
     // written. Outside the lock; a writer giving buffers back meanwhile is trimmed next time.
-    if (buffers.idleBytes() > room) {
-      buffers.trim(buffers.idleBytes() - Math.max(0, room));
+    long excess = buffers.idleBytes() - Math.max(0, room);
+    if (excess > 0) {
+      buffers.trim(excess);
     }
     return accepted;
   }
