@@ -14,6 +14,7 @@ import dev.rlog.collector.grpc.GrpcIngestCounters;
 import dev.rlog.collector.grpc.HeartbeatServiceImpl;
 import dev.rlog.collector.grpc.LogServiceImpl;
 import dev.rlog.collector.grpc.PositionFilter;
+import dev.rlog.collector.grpc.ShipWindows;
 import dev.rlog.collector.grpc.SmallCallGuard;
 import dev.rlog.collector.metrics.CollectorMetrics;
 import dev.rlog.collector.store.FsyncPolicy;
@@ -33,6 +34,16 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.IoHandlerFactory;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -91,6 +102,10 @@ public final class Collector implements Service {
   private ExecutorService callbacks;
   /** Runs gRPC's call handlers: a fixed pool, so 1,000 calls at once do not mean 1,000 threads. */
   private ExecutorService grpcHandlers;
+  /** The gRPC server's own event loops (given to it so that its channel can be ours). */
+  private EventLoopGroup grpcAccept;
+  private EventLoopGroup grpcIo;
+  private ShipWindows shipWindows;
   private ScheduledExecutorService housekeeping;
   /** Its own thread, so a slow agent-table write cannot stretch the recheck bound. */
   private ScheduledExecutorService streamRecheck;
@@ -148,8 +163,25 @@ public final class Collector implements Service {
     // Calls that need no token (Register, Refresh, grpc.health) receive under a budget of their
     // own: whoever reaches the port cannot hold the permits the agents' Send calls need.
     ByteBudget unauthenticated = new ByteBudget((long) lim.maxAuthCalls() * maxMessage, callbacks);
+    shipWindows = new ShipWindows(lim.shipWindow(), lim.shipWindowsBudget());
+    boolean epoll = Epoll.isAvailable();
+    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    grpcAccept = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("rlog-grpc-accept",
+        true), io);
+    grpcIo = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("rlog-grpc-io", true),
+        io);
     NettyServerBuilder grpcBuilder =
-        NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()));
+        NettyServerBuilder.forAddress(new InetSocketAddress(cfg.grpc().host(), cfg.grpc().port()))
+            // The server channel records the connections it accepts, so that ShipWindows can
+            // find the HTTP/2 handler of a Ship call's connection.
+            .channelFactory(() -> {
+              ServerChannel ch = epoll ? new EpollServerSocketChannel()
+                  : new NioServerSocketChannel();
+              ch.pipeline().addLast(shipWindows.acceptRecorder());
+              return ch;
+            })
+            .bossEventLoopGroup(grpcAccept)
+            .workerEventLoopGroup(grpcIo);
     if (cfg.grpcTls() != null) {
       grpcBuilder.sslContext(ServerTls.forGrpc(cfg.grpcTls()));
     }
@@ -167,7 +199,8 @@ public final class Collector implements Service {
         .permitKeepAliveWithoutCalls(true)
         .addService(smallCalls.guard(ServerInterceptors.intercept(
             new AuthServiceImpl(projects, agents), authInterceptor), authCalls, unauthenticated))
-        .addService(ServerInterceptors.intercept(logService, authInterceptor))
+        // interceptors run last to first: ShipWindows sees only authenticated calls
+        .addService(ServerInterceptors.intercept(logService, shipWindows, authInterceptor))
         .addService(smallCalls.guard(ServerInterceptors.intercept(
             new HeartbeatServiceImpl(agents, clock), authInterceptor), null))
         .addService(smallCalls.guard(health.getHealthService().bindService(), null,
@@ -186,7 +219,7 @@ public final class Collector implements Service {
     }
     if (cfg.metricsEnabled()) {
       metrics = new CollectorMetrics(queue, writer, grpcCounters, tcpCounters, authInterceptor,
-          agents, clock, cfg.offlineAfter(), inflight, expansion, smallCalls);
+          agents, clock, cfg.offlineAfter(), inflight, expansion, smallCalls, shipWindows);
       metrics.start(cfg.metrics().host(), cfg.metrics().port());
     }
     housekeeping = Executors.newSingleThreadScheduledExecutor(
@@ -278,6 +311,11 @@ public final class Collector implements Service {
     return tcpCounters;
   }
 
+  /** The wide HTTP/2 windows of Ship connections (tests, diagnostics). */
+  public ShipWindows shipWindows() {
+    return shipWindows;
+  }
+
   public GrpcIngestCounters grpcCounters() {
     return grpcCounters;
   }
@@ -339,6 +377,14 @@ public final class Collector implements Service {
           TimeUnit.MILLISECONDS)) {
         grpc.shutdownNow();
         grpc.awaitTermination(GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    step(errors, "grpc event loops", () -> {
+      for (EventLoopGroup g : new EventLoopGroup[] {grpcIo, grpcAccept}) {
+        if (g != null) {
+          g.shutdownGracefully(0, GRPC_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS)
+              .await(GRPC_DRAIN_BOUND.toMillis());
+        }
       }
     });
     step(errors, "grpc handlers", () -> {

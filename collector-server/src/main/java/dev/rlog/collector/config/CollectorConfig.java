@@ -56,6 +56,8 @@ public record CollectorConfig(
   public static final long DEFAULT_MAX_INFLIGHT_BYTES = 8L << 20;
   public static final long DEFAULT_MAX_BATCH_STORE_BYTES = 8L << 20;
   public static final int DEFAULT_FLOW_CONTROL_WINDOW = 8 << 10;
+  public static final int DEFAULT_SHIP_WINDOW = 256 << 10;
+  public static final long DEFAULT_SHIP_WINDOWS_BUDGET = 16L << 20;
   public static final int DEFAULT_MAX_SMALL_MESSAGE_BYTES = 16 << 10;
   public static final int DEFAULT_MAX_AUTH_CALLS = 4;
   public static final Duration DEFAULT_RECEIVE_IDLE_TIMEOUT = Duration.ofSeconds(10);
@@ -95,9 +97,12 @@ public record CollectorConfig(
    * @param maxAuthCalls Register/Refresh calls in progress at once
    * @param receiveIdleTimeout how long a call may hold a receive permit without its message
    *     arriving while other calls wait for one
+   * @param shipWindow HTTP/2 window of a connection carrying an authenticated Ship stream
+   * @param shipWindowsBudget bytes of such windows all connections together may hold
    */
   public record GrpcLimits(long maxInflightBytes, long maxBatchStoreBytes, int flowControlWindow,
-      int maxSmallMessageBytes, int maxAuthCalls, Duration receiveIdleTimeout) {}
+      int maxSmallMessageBytes, int maxAuthCalls, Duration receiveIdleTimeout, int shipWindow,
+      long shipWindowsBudget) {}
 
   /** Bounds and watermarks of the one ingest queue. */
   public record Queue(
@@ -127,6 +132,12 @@ public record CollectorConfig(
         1L << 30);
     int window = (int) g.bytes("flow_control_window", DEFAULT_FLOW_CONTROL_WINDOW, 1024,
         1L << 30);
+    int shipWindow = (int) g.bytes("ship_window", Math.max(window, DEFAULT_SHIP_WINDOW), 1024,
+        16L << 20);
+    if (shipWindow < window) {
+      throw g.error("ship_window", "must be at least flow_control_window (" + window + ")");
+    }
+    long shipBudget = g.bytes("ship_windows_budget", DEFAULT_SHIP_WINDOWS_BUDGET, 0, 1L << 40);
     int maxSmall = (int) g.bytes("max_small_message_bytes", DEFAULT_MAX_SMALL_MESSAGE_BYTES, 256,
         1L << 20);
     int maxAuthCalls = g.intValue("max_auth_calls", DEFAULT_MAX_AUTH_CALLS, 1, 10_000);
@@ -224,7 +235,7 @@ public record CollectorConfig(
         new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
         accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls,
         new GrpcLimits(maxInflight, maxBatchStore, window, maxSmall, maxAuthCalls,
-            receiveIdle));
+            receiveIdle, shipWindow, shipBudget));
   }
 
   /**

@@ -6,6 +6,7 @@ import dev.rlog.collector.auth.AuthInterceptor;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.grpc.ByteBudget;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
+import dev.rlog.collector.grpc.ShipWindows;
 import dev.rlog.collector.grpc.SmallCallGuard;
 import dev.rlog.collector.store.PositionTable;
 import dev.rlog.collector.store.SegmentStore;
@@ -37,7 +38,7 @@ public final class CollectorMetrics implements AutoCloseable {
   public CollectorMetrics(IngestQueue queue, StoreWriter writer, GrpcIngestCounters grpc,
       TcpIngestCounters tcp, AuthInterceptor auth, AgentRegistry agents, Clock clock,
       Duration offlineAfter, ByteBudget grpcInflight, ByteBudget grpcExpansion,
-      SmallCallGuard grpcSmallCalls) {
+      SmallCallGuard grpcSmallCalls, ShipWindows shipWindows) {
     this.clock = clock;
     SegmentStore store = writer.store();
     this.lastScrapeNanos = clock.nanoTime();
@@ -112,6 +113,12 @@ public final class CollectorMetrics implements AutoCloseable {
     gauge("rlog_grpc_expanding_bytes",
         "Store bytes of batches being expanded (bounded by grpc.max_batch_store_bytes)",
         grpcExpansion::held);
+    gauge("rlog_grpc_ship_windows_bytes",
+        "Bytes of wide HTTP/2 windows held by connections carrying a Ship stream (bounded by"
+            + " grpc.ship_windows_budget)", shipWindows::grantedBytes);
+    counter("rlog_grpc_ship_windows_refused_total",
+        "Ship calls whose connection kept the small window: grpc.ship_windows_budget was spent",
+        shipWindows::refused);
     gauge("rlog_grpc_receive_waiting_calls", "Calls waiting for a receive permit",
         grpcInflight::waiting);
     counter("rlog_grpc_receive_waits_total", "Times a call waited for a receive permit",
