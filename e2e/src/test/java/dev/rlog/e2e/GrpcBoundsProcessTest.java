@@ -6,6 +6,9 @@ import com.google.protobuf.Empty;
 import dev.rlog.proto.auth.AuthServiceGrpc;
 import dev.rlog.proto.auth.RegisterRequest;
 import dev.rlog.proto.auth.RegisterResponse;
+import com.google.protobuf.ByteString;
+import dev.rlog.proto.log.Chunk;
+import dev.rlog.proto.log.ChunkAck;
 import dev.rlog.proto.log.Log;
 import dev.rlog.proto.log.LogBatch;
 import dev.rlog.proto.log.LogServiceGrpc;
@@ -302,6 +305,96 @@ class GrpcBoundsProcessTest {
     Set<Integer> counts = java.util.Arrays.stream(perFid).boxed().collect(Collectors.toSet());
     assertThat(counts).containsExactly(batches * linesPerBatch); // every line of every call, once
     assertUpAndSmall("1,000 concurrent Sends of 4 MiB");
+  }
+
+  /**
+   * The reconnect storm on the fast path: 1,000 authenticated Ship streams at once, one per
+   * connection, each carrying 1 MiB as 16 chunks of 64 KiB (16 lines of 4,000 bytes). The first
+   * connections take the wide windows (grpc.ship_window, 256 KiB) until grpc.ship_windows_budget
+   * (16 MiB) is spent, the rest keep 8 KiB: every line stored once, the collector under 256 MiB.
+   */
+  @Test
+  void aThousandConcurrentShipStreamsOfOneMebibyteAreAllStoredOnce() throws Exception {
+    int calls = 1000;
+    int chunks = 16;
+    int linesPerChunk = 16;
+    byte[] line = ("s".repeat(4000) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] data = new byte[line.length * linesPerChunk];
+    for (int l = 0; l < linesPerChunk; l++) {
+      System.arraycopy(line, 0, data, l * line.length, line.length);
+    }
+    ByteString chunkData = ByteString.copyFrom(data); // shared: the probe never holds 1 GB
+    List<ManagedChannel> chs = new ArrayList<>();
+    for (int i = 0; i < calls; i++) {
+      chs.add(channel());
+    }
+    String token = GrpcLoad.register(chs.get(0), key, "ship-storm-host");
+    List<CompletableFuture<Status>> storm = new ArrayList<>();
+    for (int i = 0; i < calls; i++) {
+      String fid = "ship-" + i;
+      java.util.function.IntFunction<Chunk> chunk = c -> Chunk.newBuilder().setSeq(c + 1)
+          .setLabel("app").setFileInstance(fid).setStartOffset((long) c * data.length)
+          .setData(chunkData).addAllLineLengths(java.util.Collections.nCopies(linesPerChunk,
+              line.length)).build();
+      storm.add(shipWhenReady(logStub(chs.get(i), token), chunks, chunk));
+    }
+
+    for (CompletableFuture<Status> f : storm) {
+      Status st = await(f);
+      assertThat(st.getCode()).as(st.toString()).isEqualTo(Status.Code.OK);
+    }
+    int[] perFid = new int[calls];
+    CollectorProcess.forEachRecord(dir.resolve("data"), r -> {
+      String fid = r.has("fid") ? r.get("fid").asText() : "";
+      if (fid.startsWith("ship-")) {
+        perFid[Integer.parseInt(fid.substring(5))]++;
+      }
+    });
+    Set<Integer> counts = java.util.Arrays.stream(perFid).boxed().collect(Collectors.toSet());
+    assertThat(counts).containsExactly(chunks * linesPerChunk); // every line of every call, once
+    assertThat(collector.metric("rlog_grpc_ship_windows_bytes")).isLessThanOrEqualTo(16 << 20);
+    assertUpAndSmall("1,000 concurrent Ship streams of 1 MiB");
+  }
+
+  /**
+   * One Ship call of {@code chunks}, each handed to gRPC only when the stream is ready; it
+   * half-closes once every chunk is acknowledged, and the future ends with the call's status.
+   */
+  private static CompletableFuture<Status> shipWhenReady(LogServiceGrpc.LogServiceStub stub,
+      int chunks, java.util.function.IntFunction<Chunk> chunk) {
+    CompletableFuture<Status> done = new CompletableFuture<>();
+    stub.ship(new io.grpc.stub.ClientResponseObserver<Chunk, ChunkAck>() {
+      private io.grpc.stub.ClientCallStreamObserver<Chunk> req;
+      private int next;
+
+      @Override
+      public void beforeStart(io.grpc.stub.ClientCallStreamObserver<Chunk> r) {
+        req = r;
+        r.setOnReadyHandler(() -> {
+          while (req.isReady() && next < chunks) {
+            req.onNext(chunk.apply(next++));
+          }
+        });
+      }
+
+      @Override
+      public void onNext(ChunkAck ack) {
+        if (ack.getSeq() == chunks) {
+          req.onCompleted();
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.complete(Status.fromThrowable(t));
+      }
+
+      @Override
+      public void onCompleted() {
+        done.complete(Status.OK);
+      }
+    });
+    return done;
   }
 
   /**
