@@ -744,6 +744,8 @@ public final class LogServiceImpl implements BindableService {
     private long expectedSeq = 1;
     /** Sequence number of the chunk held or being stored. */
     private long heldSeq;
+    /** Every line of the held chunk is plain ({@link JsonLinesEncoder#isPlain}): no escapes. */
+    private boolean heldPlain;
     /** Highest chunk sequence number known committed, and the highest acknowledged to the client. */
     private long committedSeq;
     private long ackedSeq;
@@ -780,10 +782,17 @@ public final class LogServiceImpl implements BindableService {
         int label = labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length;
         int fid = fileInstances.get(buf, reader.fileInstanceOffset(),
             reader.fileInstanceLength()).quoted.length;
-        long bytes = (long) reader.lines()
-            * JsonLinesEncoder.grpcChunkRecordFixed(agentFields.length, label, fid)
-            + JsonLinesEncoder.linesBound(buf, reader.dataOffset(), reader.dataLength(),
-                reader.lines());
+        long fixed = (long) reader.lines()
+            * JsonLinesEncoder.grpcChunkRecordFixed(agentFields.length, label, fid);
+        // Most chunks are plain text: each line checked once here, copied as it is later.
+        long plainBytes = 0;
+        heldPlain = true;
+        while (heldPlain && reader.nextLine()) {
+          heldPlain = JsonLinesEncoder.isPlain(buf, reader.lineOffset(), reader.lineLength());
+          plainBytes += reader.lineLength();
+        }
+        long bytes = fixed + (heldPlain ? plainBytes : JsonLinesEncoder.linesBound(buf,
+            reader.dataOffset(), reader.dataLength(), reader.lines()));
         heldSeq = expectedSeq++;
         return new long[] {reader.lines(), bytes};
       } finally {
@@ -817,8 +826,13 @@ public final class LogServiceImpl implements BindableService {
           if (last < 0) {
             encoder.reserve(reserve); // the estimate bounds every record: one allocation
           }
-          encoder.grpcChunkRecord(agentFields, label, seconds, nanos, fid.quoted, offset, buf,
-              reader.lineOffset(), reader.lineLength());
+          if (heldPlain) {
+            encoder.grpcChunkRecordPlain(agentFields, label, seconds, nanos, fid.quoted, offset,
+                buf, reader.lineOffset(), reader.lineLength());
+          } else {
+            encoder.grpcChunkRecord(agentFields, label, seconds, nanos, fid.quoted, offset, buf,
+                reader.lineOffset(), reader.lineLength());
+          }
           lineBytes += reader.lineLength();
           last = offset;
         }

@@ -197,6 +197,40 @@ class JsonLinesEncoderEscapeTest {
   }
 
   @Test
+  void isPlainExactlyWhenTheLineIsItsOwnEscapeAndThePlainRecordIsTheSame() {
+    Random rnd = new Random(7);
+    int plain = 0;
+    for (int round = 0; round < 20_000; round++) {
+      // printable ASCII with, now and then, one byte of anything at a random place
+      byte[] line = new byte[rnd.nextInt(40)];
+      for (int i = 0; i < line.length; i++) {
+        line[i] = (byte) (0x20 + rnd.nextInt(0x5f));
+      }
+      if (line.length > 0 && rnd.nextInt(3) == 0) {
+        line[rnd.nextInt(line.length)] = (byte) rnd.nextInt(256);
+      }
+      int off = rnd.nextInt(9);
+      byte[] embedded = embed(rnd, line, off);
+      String ref = referenceEscape(line, 0, line.length);
+      boolean expected = ref != null
+          && ref.equals(new String(line, StandardCharsets.ISO_8859_1));
+      assertThat(JsonLinesEncoder.isPlain(embedded, off, line.length))
+          .as("round %d: %s", round, java.util.Arrays.toString(line)).isEqualTo(expected);
+      if (expected) {
+        plain++;
+        JsonLinesEncoder a = new JsonLinesEncoder(64, new ChunkBufferPool(0, 0));
+        JsonLinesEncoder b = new JsonLinesEncoder(64, new ChunkBufferPool(0, 0));
+        a.grpcChunkRecord(AGENT, LABEL, 1_700_000_000L, 1000, FID, round, embedded, off,
+            line.length);
+        b.grpcChunkRecordPlain(AGENT, LABEL, 1_700_000_000L, 1000, FID, round, embedded, off,
+            line.length);
+        assertThat(text(b.finish(List.of()))).isEqualTo(text(a.finish(List.of())));
+      }
+    }
+    assertThat(plain).isBetween(5_000, 19_000); // both kinds were tried
+  }
+
+  @Test
   void linesBoundCoversEveryCutAndAReservationOfItNeverGrows() {
     Random rnd = new Random(3);
     int fixed = JsonLinesEncoder.grpcChunkRecordFixed(AGENT.length, LABEL.length, FID.length);
