@@ -170,4 +170,26 @@ class ShipWindowsIntegrationTest {
     // every line once: 2 x 4,096 of A, 1 of B, 1,024 + 4,096 of C
     assertThat(fx.records()).hasSize(2 * 4096 + 1 + 1024 + 4096);
   }
+
+  @Test
+  void oneAgentWidensAtMostTwoOfItsConnections() throws Exception {
+    fx = new CollectorFixture(dir, "grpc: {host: 127.0.0.1, port: 0}", Clock.system(),
+        WriteGate.OPEN);
+    String key = fx.createProject("web");
+    List<ManagedChannel> chs = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      chs.add(fx.channel());
+    }
+    String token = fx.register(chs.get(0), key, "greedy-host").getAccessToken();
+    for (int i = 0; i < 4; i++) {
+      List<Long> acks = new ArrayList<>();
+      ship(chs.get(i), token, acks, new CompletableFuture<>())
+          .onNext(chunk(1, "g" + i, 0, 1, 16));
+      awaitAck(acks, 1);
+    }
+    ShipWindows w = fx.collector.shipWindows();
+    assertThat(w.grantedBytes()).isEqualTo((long) ShipWindows.GRANTS_PER_AGENT * WIDE);
+    assertThat(w.refused()).isEqualTo(4 - ShipWindows.GRANTS_PER_AGENT);
+    assertThat(windows()).containsExactly(SMALL, SMALL, WIDE, WIDE);
+  }
 }

@@ -308,8 +308,8 @@ class GrpcBoundsProcessTest {
   }
 
   /**
-   * The reconnect storm on the fast path: 1,000 authenticated Ship streams at once, one per
-   * connection, each carrying 1 MiB as 16 chunks of 64 KiB (16 lines of 4,000 bytes). The first
+   * The reconnect storm on the fast path: 1,000 authenticated Ship streams of 100 agents at once,
+   * one per connection, each carrying 1 MiB as 16 chunks of 64 KiB (16 lines of 4,000 bytes). The first
    * connections take the wide windows (grpc.ship_window, 256 KiB) until grpc.ship_windows_budget
    * (16 MiB) is spent, the rest keep 8 KiB: every line stored once, the collector under 256 MiB.
    */
@@ -328,7 +328,12 @@ class GrpcBoundsProcessTest {
     for (int i = 0; i < calls; i++) {
       chs.add(channel());
     }
-    String token = GrpcLoad.register(chs.get(0), key, "ship-storm-host");
+    // 100 agents on 10 connections each: one agent may widen two of its connections, so the
+    // 16 MiB budget (64 windows) is what runs out
+    List<String> tokens = new ArrayList<>();
+    for (int a = 0; a < 100; a++) {
+      tokens.add(GrpcLoad.register(chs.get(a), key, "ship-storm-host-" + a));
+    }
     List<CompletableFuture<Status>> storm = new ArrayList<>();
     for (int i = 0; i < calls; i++) {
       String fid = "ship-" + i;
@@ -336,7 +341,8 @@ class GrpcBoundsProcessTest {
           .setLabel("app").setFileInstance(fid).setStartOffset((long) c * data.length)
           .setData(chunkData).addAllLineLengths(java.util.Collections.nCopies(linesPerChunk,
               line.length)).build();
-      storm.add(shipWhenReady(logStub(chs.get(i), token), chunks, chunk));
+      storm.add(shipWhenReady(logStub(chs.get(i), tokens.get(i % tokens.size())), chunks,
+          chunk));
     }
 
     for (CompletableFuture<Status> f : storm) {
@@ -353,6 +359,7 @@ class GrpcBoundsProcessTest {
     Set<Integer> counts = java.util.Arrays.stream(perFid).boxed().collect(Collectors.toSet());
     assertThat(counts).containsExactly(chunks * linesPerChunk); // every line of every call, once
     assertThat(collector.metric("rlog_grpc_ship_windows_bytes")).isLessThanOrEqualTo(16 << 20);
+    assertThat(collector.metric("rlog_grpc_ship_windows_refused_total")).isPositive();
     assertUpAndSmall("1,000 concurrent Ship streams of 1 MiB");
   }
 

@@ -1,5 +1,7 @@
 package dev.rlog.collector.grpc;
 
+import dev.rlog.collector.auth.AgentIdentity;
+import dev.rlog.collector.auth.AuthInterceptor;
 import dev.rlog.proto.log.LogServiceGrpc;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
@@ -42,7 +44,10 @@ import org.slf4j.LoggerFactory;
  * back, so returning the budget earlier would let a client collect credit on many connections.
  * Memory the windows can pin is therefore at most {@code connections x flow_control_window +
  * ship_windows_budget}, whatever the clients do; a connection that finds the budget spent keeps
- * the small window and works as before, only with more CPU.
+ * the small window and works as before, only with more CPU. One agent holds at most {@link
+ * #GRANTS_PER_AGENT} grants (its connection, and the one it reconnects on before the old one is
+ * seen closed), so an agent opening connection after connection cannot take the budget from the
+ * rest of the fleet.
  *
  * <p>The accepted connections are recorded by {@link #acceptRecorder()}, a handler on the gRPC
  * server channel's pipeline (public Netty API, through the channel factory), so that a call's
@@ -53,17 +58,22 @@ public final class ShipWindows implements ServerInterceptor {
   private static final String SHIP = LogServiceGrpc.getShipMethod().getFullMethodName();
   /** Reads of a widened connection: larger than 8 KiB, so fewer syscalls; still a bounded pin. */
   private static final int WIDE_READ_BYTES = 64 << 10;
+  /** Wide connections one agent may hold at once. */
+  public static final int GRANTS_PER_AGENT = 2;
 
   private final int window;
   private final long budget;
   private final AtomicLong granted = new AtomicLong();
   private final LongAdder refused = new LongAdder();
   private final Map<SocketAddress, Connection> connections = new ConcurrentHashMap<>();
+  /** Grants per agent uuid; guarded by this. */
+  private final Map<String, Integer> agentGrants = new java.util.HashMap<>();
 
-  /** One accepted connection; {@code granted} is read and written under the budget's lock. */
+  /** One accepted connection; its fields are read and written under the budget's lock. */
   private static final class Connection {
     final Channel channel;
     boolean granted;
+    String agent; // the agent the grant was made to
     boolean closed;
 
     Connection(Channel channel) {
@@ -109,6 +119,7 @@ public final class ShipWindows implements ServerInterceptor {
       if (c.granted) {
         c.granted = false;
         granted.addAndGet(-window);
+        agentGrants.computeIfPresent(c.agent, (k, n) -> n > 1 ? n - 1 : null);
       }
     }
   }
@@ -116,14 +127,18 @@ public final class ShipWindows implements ServerInterceptor {
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
-    if (SHIP.equals(call.getMethodDescriptor().getFullMethodName())) {
-      widen(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    AgentIdentity id = AuthInterceptor.IDENTITY.get();
+    if (id != null && SHIP.equals(call.getMethodDescriptor().getFullMethodName())) {
+      widen(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), id.agentUuid());
     }
     return next.startCall(call, headers);
   }
 
-  /** Grants the connection from {@code remote} its wide window if it has none and the budget allows. */
-  void widen(SocketAddress remote) {
+  /**
+   * Grants the connection from {@code remote} its wide window if it has none and the budget and
+   * the agent's share allow.
+   */
+  void widen(SocketAddress remote, String agent) {
     Connection c = remote == null ? null : connections.get(remote);
     if (c == null) {
       return; // not a connection of this server's channel (in-process transport)
@@ -133,12 +148,15 @@ public final class ShipWindows implements ServerInterceptor {
         return;
       }
       if (!c.granted) {
-        if (granted.get() + window > budget) {
+        if (granted.get() + window > budget
+            || agentGrants.getOrDefault(agent, 0) >= GRANTS_PER_AGENT) {
           refused.increment();
           return;
         }
         granted.addAndGet(window);
         c.granted = true;
+        c.agent = agent;
+        agentGrants.merge(agent, 1, Integer::sum);
       }
     }
     // Each new Ship stream of a granted connection starts at the small initial window: grow it.
@@ -181,7 +199,10 @@ public final class ShipWindows implements ServerInterceptor {
     return granted.get();
   }
 
-  /** Ship calls whose connection kept the small window because the budget was spent. */
+  /**
+   * Ship calls whose connection kept the small window: the budget was spent, or their agent held
+   * {@link #GRANTS_PER_AGENT} already.
+   */
   public long refused() {
     return refused.sum();
   }
