@@ -1,6 +1,12 @@
 package dev.rlog.agent.auth;
 
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,22 +30,40 @@ public record HostInfo(String hostname, String os, String osVersion) {
     osVersion = clean(osVersion, MAX_OS_CHARS, "");
   }
 
+  /** Where Linux distributions describe themselves (os-release(5)), in the order to try. */
+  private static final List<Path> OS_RELEASE =
+      List.of(Path.of("/etc/os-release"), Path.of("/usr/lib/os-release"));
+
   /**
-   * Reads hostname, OS family and version from OSHI; falls back to the JVM's view
-   * ({@code os.name}, {@code os.version}, {@link InetAddress}) where OSHI cannot answer, e.g. on a
-   * platform it does not support.
+   * Reads hostname, OS family and version: on Linux from os-release(5) ({@code NAME},
+   * {@code VERSION_ID}) and {@code /proc/sys/kernel/hostname}, elsewhere (or where those are
+   * missing) from OSHI; falls back to the JVM's view ({@code os.name}, {@code os.version},
+   * {@link InetAddress}) where neither answers.
+   *
+   * <p>OSHI alone took 0.55-0.6 s here (it loads JNA and ~440 classes) on every agent start, on
+   * the way to the first line; the files are what it reads on Linux anyway.
    */
   public static HostInfo detect() {
-    String hostname = null;
+    String hostname = readFirstLine(Path.of("/proc/sys/kernel/hostname"));
     String os = null;
     String version = null;
-    try {
-      OperatingSystem system = new SystemInfo().getOperatingSystem();
-      os = system.getFamily();
-      version = system.getVersionInfo().getVersion();
-      hostname = system.getNetworkParams().getHostName();
-    } catch (RuntimeException | LinkageError e) {
-      log.debug("OSHI cannot describe this host, using JVM properties: {}", e.toString());
+    for (Path p : OS_RELEASE) {
+      Map<String, String> release = readOsRelease(p);
+      if (!release.isEmpty()) {
+        os = release.get("NAME");
+        version = release.getOrDefault("VERSION_ID", release.get("VERSION"));
+        break;
+      }
+    }
+    if (blank(os) || blank(version) || blank(hostname)) {
+      try {
+        OperatingSystem system = new SystemInfo().getOperatingSystem();
+        os = blank(os) ? system.getFamily() : os;
+        version = blank(version) ? system.getVersionInfo().getVersion() : version;
+        hostname = blank(hostname) ? system.getNetworkParams().getHostName() : hostname;
+      } catch (RuntimeException | LinkageError e) {
+        log.debug("OSHI cannot describe this host, using JVM properties: {}", e.toString());
+      }
     }
     if (blank(os)) {
       os = System.getProperty("os.name");
@@ -51,6 +75,51 @@ public record HostInfo(String hostname, String os, String osVersion) {
       hostname = jvmHostname();
     }
     return new HostInfo(hostname, os, version);
+  }
+
+  /**
+   * The variables of an os-release(5) file: {@code KEY=value} lines, the value optionally in
+   * double or single quotes (backslash escapes inside double quotes); comments and blank lines
+   * skipped. Empty if the file cannot be read.
+   */
+  static Map<String, String> readOsRelease(Path file) {
+    try {
+      return parseOsRelease(Files.readString(file));
+    } catch (IOException | RuntimeException e) {
+      return Map.of();
+    }
+  }
+
+  static Map<String, String> parseOsRelease(String text) {
+    Map<String, String> out = new HashMap<>();
+    for (String line : text.split("\n")) {
+      String l = line.strip();
+      int eq = l.indexOf('=');
+      if (l.isEmpty() || l.startsWith("#") || eq <= 0) {
+        continue;
+      }
+      String v = l.substring(eq + 1).strip();
+      if (v.length() >= 2 && (v.charAt(0) == '"' || v.charAt(0) == '\'')
+          && v.charAt(v.length() - 1) == v.charAt(0)) {
+        boolean dq = v.charAt(0) == '"';
+        v = v.substring(1, v.length() - 1);
+        if (dq) {
+          v = v.replaceAll("\\\\(.)", "$1");
+        }
+      }
+      out.put(l.substring(0, eq).strip(), v);
+    }
+    return out;
+  }
+
+  private static String readFirstLine(Path file) {
+    try {
+      String s = Files.readString(file).strip();
+      int nl = s.indexOf('\n');
+      return nl < 0 ? s : s.substring(0, nl);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   private static String jvmHostname() {

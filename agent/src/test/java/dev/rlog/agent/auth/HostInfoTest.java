@@ -23,4 +23,27 @@ class HostInfoTest {
     assertThat(h.osVersion()).hasSize(HostInfo.MAX_OS_CHARS);
     assertThat(new HostInfo("", " ", null)).isEqualTo(new HostInfo("unknown", "unknown", ""));
   }
+
+  @Test
+  void readsOsReleaseWithQuotesEscapesAndComments() {
+    assertThat(HostInfo.parseOsRelease(String.join("\n",
+        "# a comment", "", "NAME=\"Debian GNU/Linux\"", "VERSION_ID='12'", "ID=debian",
+        "PRETTY_NAME=\"say \\\"hi\\\"\"", "broken line", "=novalue", "")))
+        .containsEntry("NAME", "Debian GNU/Linux").containsEntry("VERSION_ID", "12")
+        .containsEntry("ID", "debian").containsEntry("PRETTY_NAME", "say \"hi\"")
+        .hasSize(4);
+    assertThat(HostInfo.readOsRelease(java.nio.file.Path.of("/nonexistent/os-release")))
+        .isEmpty();
+  }
+
+  @Test
+  void onLinuxTellsTheCollectorWhatOshiWouldHaveToldIt() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        java.nio.file.Files.exists(java.nio.file.Path.of("/etc/os-release")));
+    oshi.software.os.OperatingSystem os = new oshi.SystemInfo().getOperatingSystem();
+    HostInfo h = HostInfo.detect();
+    assertThat(h.os()).isEqualTo(os.getFamily());
+    assertThat(h.osVersion()).isEqualTo(os.getVersionInfo().getVersion());
+    assertThat(h.hostname()).isEqualTo(os.getNetworkParams().getHostName());
+  }
 }
