@@ -8,7 +8,7 @@ import dev.rlog.agent.tail.LineSink;
 import dev.rlog.agent.config.AgentConfig;
 import dev.rlog.agent.config.AgentState;
 import dev.rlog.agent.heartbeat.Heartbeat;
-import dev.rlog.agent.heartbeat.OshiSystemMetrics;
+import dev.rlog.agent.heartbeat.ProcSystemMetrics;
 import dev.rlog.agent.ship.CollectorChannels;
 import dev.rlog.agent.ship.ChunkShipper;
 import dev.rlog.agent.ship.GrpcChunkTransport;
@@ -134,7 +134,7 @@ public final class Agent implements Service {
         .build();
     tail = new TailService(sources, tailConfig, new OffsetStore(state.dir()), sink, clock);
     signals.bind(tail);
-    heartbeat = new Heartbeat(channel, tokens, new OshiSystemMetrics(), clock,
+    heartbeat = new Heartbeat(channel, tokens, ProcSystemMetrics.forThisHost(), clock,
         config.heartbeatInterval(), Heartbeat.DEFAULT_DEADLINE);
 
     startShipper.run();
