@@ -291,19 +291,7 @@ class GrpcBoundsProcessTest {
       storm.add(sendWhenReady(logStub(chs.get(i % chs.size()), token), batches, batch));
     }
 
-    for (CompletableFuture<Status> f : storm) {
-      Status st = await(f);
-      assertThat(st.getCode()).as(st.toString()).isEqualTo(Status.Code.OK);
-    }
-    int[] perFid = new int[calls];
-    CollectorProcess.forEachRecord(dir.resolve("data"), r -> {
-      String fid = r.has("fid") ? r.get("fid").asText() : "";
-      if (fid.startsWith("big-")) {
-        perFid[Integer.parseInt(fid.substring(4))]++;
-      }
-    });
-    Set<Integer> counts = java.util.Arrays.stream(perFid).boxed().collect(Collectors.toSet());
-    assertThat(counts).containsExactly(batches * linesPerBatch); // every line of every call, once
+    assertAllOkAndStoredOnce(storm, "big-", batches * linesPerBatch);
     assertUpAndSmall("1,000 concurrent Sends of 4 MiB");
   }
 
@@ -345,22 +333,31 @@ class GrpcBoundsProcessTest {
           chunk));
     }
 
+    assertAllOkAndStoredOnce(storm, "ship-", chunks * linesPerChunk);
+    assertThat(collector.metric("rlog_grpc_ship_windows_bytes")).isLessThanOrEqualTo(16 << 20);
+    assertThat(collector.metric("rlog_grpc_ship_windows_refused_total")).isPositive();
+    assertUpAndSmall("1,000 concurrent Ship streams of 1 MiB");
+  }
+
+  /**
+   * Every call of a storm ended OK, and call i's file instance ({@code prefix + i}) has exactly
+   * {@code lines} records in the store: every line of every call, once.
+   */
+  private void assertAllOkAndStoredOnce(List<CompletableFuture<Status>> storm, String prefix,
+      int lines) throws Exception {
     for (CompletableFuture<Status> f : storm) {
       Status st = await(f);
       assertThat(st.getCode()).as(st.toString()).isEqualTo(Status.Code.OK);
     }
-    int[] perFid = new int[calls];
+    int[] perFid = new int[storm.size()];
     CollectorProcess.forEachRecord(dir.resolve("data"), r -> {
       String fid = r.has("fid") ? r.get("fid").asText() : "";
-      if (fid.startsWith("ship-")) {
-        perFid[Integer.parseInt(fid.substring(5))]++;
+      if (fid.startsWith(prefix)) {
+        perFid[Integer.parseInt(fid.substring(prefix.length()))]++;
       }
     });
     Set<Integer> counts = java.util.Arrays.stream(perFid).boxed().collect(Collectors.toSet());
-    assertThat(counts).containsExactly(chunks * linesPerChunk); // every line of every call, once
-    assertThat(collector.metric("rlog_grpc_ship_windows_bytes")).isLessThanOrEqualTo(16 << 20);
-    assertThat(collector.metric("rlog_grpc_ship_windows_refused_total")).isPositive();
-    assertUpAndSmall("1,000 concurrent Ship streams of 1 MiB");
+    assertThat(counts).containsExactly(lines);
   }
 
   /**
