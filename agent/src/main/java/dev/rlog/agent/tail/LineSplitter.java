@@ -1,5 +1,9 @@
 package dev.rlog.agent.tail;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /**
  * Splits the bytes of one file, fed block by block in file order, into lines. Pure; one instance
  * per file instance; single-threaded (the tail thread).
@@ -232,8 +236,28 @@ public final class LineSplitter {
     carryLen = need;
   }
 
+  /** Reads 8 bytes of a byte[] as one little-endian long (a plain load, bounds-checked). */
+  private static final VarHandle LONG =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGHS = 0x8080808080808080L;
+  private static final long NEWLINES = ONES * '\n';
+
+  /**
+   * The index of the first '\n' in a[from, to), or -1: eight bytes at a time (a word with a
+   * newline has a zero byte once XOR-ed with eight newlines; the lowest flagged byte is exact),
+   * then byte by byte for the tail.
+   */
   private static int indexOfNewline(byte[] a, int from, int to) {
-    for (int i = from; i < to; i++) {
+    int i = from;
+    for (; to - i >= 8; i += 8) {
+      long x = (long) LONG.get(a, i) ^ NEWLINES;
+      long zero = (x - ONES) & ~x & HIGHS;
+      if (zero != 0) {
+        return i + (Long.numberOfTrailingZeros(zero) >>> 3);
+      }
+    }
+    for (; i < to; i++) {
       if (a[i] == '\n') {
         return i;
       }
