@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Wide HTTP/2 windows for Ship connections, on a real collector over loopback: granted only to
- * connections whose Ship call passed authentication, never beyond the budget, given back when
+ * Wide HTTP/2 windows for agent connections, on a real collector over loopback: granted only to
+ * connections whose Ship or Send call passed authentication, never beyond the budget, given back when
  * the connection closes; and a widened connection carries chunks far larger than the small
  * window, every line stored once.
  */
@@ -191,5 +191,37 @@ class ShipWindowsIntegrationTest {
     assertThat(w.grantedBytes()).isEqualTo((long) ShipWindows.GRANTS_PER_AGENT * WIDE);
     assertThat(w.refused()).isEqualTo(4 - ShipWindows.GRANTS_PER_AGENT);
     assertThat(windows()).containsExactly(SMALL, SMALL, WIDE, WIDE);
+  }
+
+  @Test
+  void anAuthenticatedSendCallWidensItsConnectionToo() throws Exception {
+    fx = new CollectorFixture(dir, "grpc: {host: 127.0.0.1, port: 0}", Clock.system(),
+        WriteGate.OPEN);
+    String key = fx.createProject("web");
+    ManagedChannel ch = fx.channel();
+    String token = fx.register(ch, key, "original-agent").getAccessToken();
+    CompletableFuture<Status> end = new CompletableFuture<>();
+    StreamObserver<dev.rlog.proto.log.LogBatch> send = CollectorFixture.withToken(
+        LogServiceGrpc.newStub(ch), token).send(new StreamObserver<>() {
+          @Override
+          public void onNext(com.google.protobuf.Empty value) {}
+
+          @Override
+          public void onError(Throwable t) {
+            end.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            end.complete(Status.OK);
+          }
+        });
+    send.onNext(dev.rlog.proto.log.LogBatch.newBuilder().addLogs(dev.rlog.proto.log.Log
+        .newBuilder().setLabel("app").setLine("a line").setFileInstance("s").setOffset(0)).build());
+    send.onCompleted();
+    assertThat(end.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.OK);
+    assertThat(fx.collector.shipWindows().grantedBytes()).isEqualTo(WIDE);
+    assertThat(windows()).containsExactly(WIDE);
+    assertThat(fx.records()).hasSize(1);
   }
 }

@@ -30,14 +30,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Wider HTTP/2 receive windows for the connections that carry an authenticated {@code Ship}
- * stream, out of a fixed budget.
+ * Wider HTTP/2 receive windows for the connections that carry an authenticated {@code Ship} or
+ * {@code Send} stream (our agents and the original ones), out of a fixed budget.
  *
  * <p>Every connection starts with {@code grpc.flow_control_window} (8 KiB): what a connection may
  * have waiting unread, so a thousand connections that send and are not read pin a few MiB. At
  * that size an agent shipping at full speed spends most of its CPU, and the collector's HTTP/2
  * thread most of its, on window updates and 8 KiB reads (measured: about 2 us per 200-byte line on
- * each side). So when a Ship call has passed authentication (this interceptor runs after
+ * each side). So when a Ship or Send call has passed authentication (this interceptor runs after
  * {@code AuthInterceptor}), its connection is granted {@code grpc.ship_window} (256 KiB) for the
  * connection and for its streams, if {@code grpc.ship_windows_budget} still has that much. The
  * grant is held until the connection closes: the credit an HTTP/2 peer was given cannot be taken
@@ -56,6 +56,7 @@ import org.slf4j.LoggerFactory;
 public final class ShipWindows implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(ShipWindows.class);
   private static final String SHIP = LogServiceGrpc.getShipMethod().getFullMethodName();
+  private static final String SEND = LogServiceGrpc.getSendMethod().getFullMethodName();
   /** Reads of a widened connection: larger than 8 KiB, so fewer syscalls; still a bounded pin. */
   private static final int WIDE_READ_BYTES = 64 << 10;
   /** Wide connections one agent may hold at once. */
@@ -82,7 +83,7 @@ public final class ShipWindows implements ServerInterceptor {
   }
 
   /**
-   * @param window the window of a connection carrying a Ship stream, in bytes
+   * @param window the window of a connection carrying a Ship or Send stream, in bytes
    * @param budget bytes of such windows all connections together may hold; 0 grants none
    */
   public ShipWindows(int window, long budget) {
@@ -128,7 +129,8 @@ public final class ShipWindows implements ServerInterceptor {
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
     AgentIdentity id = AuthInterceptor.IDENTITY.get();
-    if (id != null && SHIP.equals(call.getMethodDescriptor().getFullMethodName())) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    if (id != null && (SHIP.equals(method) || SEND.equals(method))) {
       widen(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), id.agentUuid());
     }
     return next.startCall(call, headers);
@@ -159,7 +161,7 @@ public final class ShipWindows implements ServerInterceptor {
         agentGrants.merge(agent, 1, Integer::sum);
       }
     }
-    // Each new Ship stream of a granted connection starts at the small initial window: grow it.
+    // Each new stream of a granted connection starts at the small initial window: grow it.
     try {
       c.channel.eventLoop().execute(() -> apply(c.channel));
     } catch (RejectedExecutionException e) {
@@ -200,8 +202,8 @@ public final class ShipWindows implements ServerInterceptor {
   }
 
   /**
-   * Ship calls whose connection kept the small window: the budget was spent, or their agent held
-   * {@link #GRANTS_PER_AGENT} already.
+   * Ship/Send calls whose connection kept the small window: the budget was spent, or their agent
+   * held {@link #GRANTS_PER_AGENT} already.
    */
   public long refused() {
     return refused.sum();

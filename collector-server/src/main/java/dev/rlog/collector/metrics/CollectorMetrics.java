@@ -114,10 +114,10 @@ public final class CollectorMetrics implements AutoCloseable {
         "Store bytes of batches being expanded (bounded by grpc.max_batch_store_bytes)",
         grpcExpansion::held);
     gauge("rlog_grpc_ship_windows_bytes",
-        "Bytes of wide HTTP/2 windows held by connections carrying a Ship stream (bounded by"
+        "Bytes of wide HTTP/2 windows held by connections carrying a Ship or Send stream (bounded by"
             + " grpc.ship_windows_budget)", shipWindows::grantedBytes);
     counter("rlog_grpc_ship_windows_refused_total",
-        "Ship calls whose connection kept the small window: grpc.ship_windows_budget was spent"
+        "Ship/Send calls whose connection kept the small window: grpc.ship_windows_budget was spent"
             + " or the agent held two wide connections already",
         shipWindows::refused);
     gauge("rlog_grpc_receive_waiting_calls", "Calls waiting for a receive permit",
