@@ -76,6 +76,7 @@ public final class ShipWindows implements ServerInterceptor {
     boolean granted;
     String agent; // the agent the grant was made to
     boolean closed;
+    boolean wideReads; // on the channel's event loop only
 
     Connection(Channel channel) {
       this.channel = channel;
@@ -163,19 +164,23 @@ public final class ShipWindows implements ServerInterceptor {
     }
     // Each new stream of a granted connection starts at the small initial window: grow it.
     try {
-      c.channel.eventLoop().execute(() -> apply(c.channel));
+      c.channel.eventLoop().execute(() -> apply(c));
     } catch (RejectedExecutionException e) {
       // the server is stopping: the connection keeps the window it has
     }
   }
 
-  private void apply(Channel ch) {
+  private void apply(Connection c) {
+    Channel ch = c.channel;
     Http2ConnectionHandler h = ch.pipeline().get(Http2ConnectionHandler.class);
     if (h == null || !ch.isActive()) {
       return;
     }
-    ch.config().setRecvByteBufAllocator(
-        new AdaptiveRecvByteBufAllocator(512, 4096, Math.min(window, WIDE_READ_BYTES)));
+    if (!c.wideReads) {
+      c.wideReads = true;
+      ch.config().setRecvByteBufAllocator(
+          new AdaptiveRecvByteBufAllocator(512, 4096, Math.min(window, WIDE_READ_BYTES)));
+    }
     Http2LocalFlowController fc = h.decoder().flowController();
     try {
       grow(fc, h.connection().connectionStream());

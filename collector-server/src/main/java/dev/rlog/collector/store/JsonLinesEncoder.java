@@ -90,14 +90,10 @@ public final class JsonLinesEncoder {
   private final byte[] recvText = new byte[RECV_TEXT_LENGTH];
   private final TimestampFormatter tsFormatter = new TimestampFormatter();
 
-  /** {"recv":"..","src":"tcp","peer":<peer>,"payload":" for {@link #tcpHeadPeer}. */
-  private byte[] tcpHead = EMPTY;
-  private byte[] tcpHeadPeer;
-  private long tcpHeadMillis;
-  /** {"recv":"..","src":"grpc"<agent fields>,"label": for {@link #grpcHeadAgent}. */
-  private byte[] grpcHead = EMPTY;
-  private byte[] grpcHeadAgent;
-  private long grpcHeadMillis;
+  /** {"recv":"..","src":"tcp","peer":<peer>,"payload":" of the last peer. */
+  private final Head tcpHead = new Head(TCP_PEER, PAYLOAD);
+  /** {"recv":"..","src":"grpc"<agent fields>,"label": of the last agent. */
+  private final Head grpcHead = new Head(GRPC, LABEL);
 
   public JsonLinesEncoder() {
     this(64 * 1024);
@@ -168,7 +164,7 @@ public final class JsonLinesEncoder {
 
   /** Appends one TCP record for {@code payload[off, off+len)}. */
   public void tcpRecord(byte[] quotedPeer, byte[] payload, int off, int len) {
-    byte[] head = tcpHead(quotedPeer);
+    byte[] head = tcpHead.of(quotedPeer);
     ensure(head.length + len + END_LENGTH);
     int at = pos;
     System.arraycopy(head, 0, buf, at, head.length);
@@ -367,7 +363,7 @@ public final class JsonLinesEncoder {
   /** Writes the fields before "line" of a gRPC record, with room for {@code tail} after them. */
   private int grpcFields(byte[] agentFields, byte[] quotedLabel, boolean hasTs, long tsSeconds,
       int tsNanos, byte[] quotedFid, long offset, int tail) {
-    byte[] head = grpcHead(agentFields);
+    byte[] head = grpcHead.of(agentFields);
     int need = head.length + quotedLabel.length + tail;
     if (hasTs) {
       need += TS.length + TS_VALUE_MAX;
@@ -393,28 +389,34 @@ public final class JsonLinesEncoder {
     return at;
   }
 
-  private byte[] tcpHead(byte[] quotedPeer) {
-    if (quotedPeer != tcpHeadPeer) {
-      tcpHead = concat(RECV, recvText, TCP_PEER, quotedPeer, PAYLOAD);
-      tcpHeadPeer = quotedPeer;
-      tcpHeadMillis = recvMillis;
-    } else if (tcpHeadMillis != recvMillis) {
-      System.arraycopy(recvText, 0, tcpHead, RECV.length, RECV_TEXT_LENGTH);
-      tcpHeadMillis = recvMillis;
-    }
-    return tcpHead;
-  }
+  /**
+   * A record's first bytes, RECV + receive time + {@code before} + the key's bytes + {@code
+   * after}, kept for the last key (compared by identity: callers cache their quoted arrays) and
+   * patched in place when only the millisecond changed.
+   */
+  private final class Head {
+    private final byte[] before;
+    private final byte[] after;
+    private byte[] bytes = EMPTY;
+    private byte[] key;
+    private long millis;
 
-  private byte[] grpcHead(byte[] agentFields) {
-    if (agentFields != grpcHeadAgent) {
-      grpcHead = concat(RECV, recvText, GRPC, agentFields, LABEL);
-      grpcHeadAgent = agentFields;
-      grpcHeadMillis = recvMillis;
-    } else if (grpcHeadMillis != recvMillis) {
-      System.arraycopy(recvText, 0, grpcHead, RECV.length, RECV_TEXT_LENGTH);
-      grpcHeadMillis = recvMillis;
+    Head(byte[] before, byte[] after) {
+      this.before = before;
+      this.after = after;
     }
-    return grpcHead;
+
+    byte[] of(byte[] k) {
+      if (k != key) {
+        bytes = concat(RECV, recvText, before, k, after);
+        key = k;
+        millis = recvMillis;
+      } else if (millis != recvMillis) {
+        System.arraycopy(recvText, 0, bytes, RECV.length, RECV_TEXT_LENGTH);
+        millis = recvMillis;
+      }
+      return bytes;
+    }
   }
 
   /** Writes {@code name} then the base64 of {@code src[off, off+len)} at {@code at}. */
