@@ -48,6 +48,11 @@ public final class CollectorBenchmark implements Callable<Integer> {
   @Option(names = "--work", description = "work directory (default: a temp dir, deleted)")
   Path work;
 
+  @Option(names = "--disk-reference", negatable = true, defaultValue = "true",
+      description = "after each TCP run, time the disk alone writing the same bytes the way "
+          + "the store does (2 MiB writes, forced every 8 MiB and at each 128 MiB segment)")
+  boolean diskReference;
+
   record Result(String scenario, long records, double seconds, double payloadMiB, long peakRssKiB,
       String note) {
     double recordsPerSec() {
@@ -112,6 +117,7 @@ public final class CollectorBenchmark implements Callable<Integer> {
 
   private Result drive(String sc, CollectorProcess c, String key) throws Exception {
     double before = c.metric("rlog_store_records_total");
+    double bytesBefore = c.metric("rlog_store_bytes_total");
     double cpuBefore = c.cpuSeconds();
     double jitBefore = c.jitCpuSeconds();
     String[] p = sc.split("-");
@@ -174,9 +180,17 @@ public final class CollectorBenchmark implements Callable<Integer> {
     double secs = (System.nanoTime() - t0) / 1e9;
     double cpu = c.cpuSeconds() - cpuBefore;
     double jit = c.jitCpuSeconds() - jitBefore;
+    double storeMiB = (c.metric("rlog_store_bytes_total") - bytesBefore) / (1 << 20);
+    String store = String.format(Locale.ROOT, "store %.1f MiB/s", storeMiB / secs);
+    if (diskReference && sc.startsWith("tcp-")) {
+      double disk = DiskReference.mibPerSecond(c.workDir(), (long) (storeMiB * (1 << 20)));
+      store += String.format(Locale.ROOT, " (disk alone %.1f MiB/s: %.0f %%)", disk,
+          100 * storeMiB / secs / disk);
+    }
     // Without the JIT compiler threads: what a collector that has run for a minute spends.
-    note = String.format(Locale.ROOT, "collector CPU %.2f s (%.0f ns/record, %.0f without JIT) %s",
-        cpu, cpu * 1e9 / records, (cpu - jit) * 1e9 / records, note).trim();
+    note = String.format(Locale.ROOT,
+        "collector CPU %.2f s (%.0f ns/record, %.0f without JIT), %s %s",
+        cpu, cpu * 1e9 / records, (cpu - jit) * 1e9 / records, store, note).trim();
     return new Result(sc, records, secs, payloadMiB, c.peakRssKiB(), note);
   }
 

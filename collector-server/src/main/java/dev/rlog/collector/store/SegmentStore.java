@@ -45,7 +45,10 @@ import org.slf4j.LoggerFactory;
  * as {@code write} returned. Only then are the chunks' positions raised, so the positions never
  * run ahead of the store. A rotated segment is always forced before the next one is created,
  * and the checkpoint forces the active segment before naming its commit point, so even with
- * {@code NEVER} the checkpoint never claims bytes that power loss could take.
+ * {@code NEVER} the checkpoint never claims bytes that power loss could take. A
+ * {@link SegmentFlusher} forces the active segment every few MiB from a second thread meanwhile,
+ * so those forces find little left to write (the writer no longer stops for a whole segment's
+ * write-back at each rotation) and a write-back error it meets fails the next of them.
  *
  * <p><b>Failure.</b> An {@link IOException} from {@link #append} (disk full, I/O error) leaves
  * the store <em>failed</em>: it cuts the active segment back to its commit point where it can,
@@ -95,6 +98,7 @@ public final class SegmentStore implements Closeable {
   private final RotationPolicy rotation;
   private final ChannelOpener opener;
   private final ByteBuffer buffer;
+  private final SegmentFlusher flusher;
   private final PositionTable positions;
   private final long tornBytesDropped;
   private final long unreadableRecords;
@@ -127,6 +131,7 @@ public final class SegmentStore implements Closeable {
     this.rotation = new RotationPolicy(options.maxSegmentBytes());
     this.opener = opener;
     this.buffer = ByteBuffer.allocateDirect(writeBufferBytes);
+    this.flusher = new SegmentFlusher(SegmentFlusher.DEFAULT_STEP_BYTES);
     this.positions = positions;
     this.tornBytesDropped = tornBytesDropped;
     this.unreadableRecords = unreadableRecords;
@@ -318,16 +323,20 @@ public final class SegmentStore implements Closeable {
 
   private void flushBuffer() throws IOException {
     buffer.flip();
+    int n = buffer.remaining();
     while (buffer.hasRemaining()) {
       channel.write(buffer);
     }
     buffer.clear();
+    if (n > 0) {
+      flusher.written(channel, n);
+    }
   }
 
   /** Advances the commit point over {@code chunks[from, to)}, which are all written. */
   private void commit(List<Chunk> chunks, int from, int to, boolean force) throws IOException {
     if (force) {
-      channel.force(false);
+      flusher.force(channel);
     }
     long bytes = 0;
     long records = 0;
@@ -438,7 +447,7 @@ public final class SegmentStore implements Closeable {
     }
     try {
       if (channel.isOpen()) {
-        channel.force(false);
+        flusher.force(channel);
       }
       new Checkpoint(segmentName, committedSize, positions.committedSnapshot())
           .write(dir.resolve(CHECKPOINT_FILE));
@@ -462,6 +471,7 @@ public final class SegmentStore implements Closeable {
     } catch (IOException e) {
       error = e;
     }
+    flusher.close();
     try {
       channel.close();
     } catch (IOException e) {

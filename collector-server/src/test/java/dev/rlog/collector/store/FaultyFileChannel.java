@@ -9,8 +9,10 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A real FileChannel with a simulated disk: writes succeed until a byte budget runs out, then
@@ -24,6 +26,10 @@ final class FaultyFileChannel extends FileChannel {
     final AtomicLong budget = new AtomicLong(Long.MAX_VALUE);
     final AtomicInteger forces = new AtomicInteger();
     final AtomicInteger writeCalls = new AtomicInteger();
+    /** When set, every force fails with it (a write-back error). */
+    final AtomicReference<IOException> forceError = new AtomicReference<>();
+    /** Counted down by every force, failed or not. */
+    volatile CountDownLatch forced = new CountDownLatch(1);
 
     SegmentStore.ChannelOpener opener() {
       return (Path path, OpenOption... options) ->
@@ -80,7 +86,15 @@ final class FaultyFileChannel extends FileChannel {
   @Override
   public void force(boolean metaData) throws IOException {
     disk.forces.incrementAndGet();
-    delegate.force(metaData);
+    try {
+      IOException error = disk.forceError.get();
+      if (error != null) {
+        throw error;
+      }
+      delegate.force(metaData);
+    } finally {
+      disk.forced.countDown();
+    }
   }
 
   @Override
