@@ -1,7 +1,10 @@
 package dev.rlog.collector.flow;
 
 import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -53,6 +56,8 @@ public final class ChunkBufferPool {
   private final int maxBuffers;
   private final ReentrantLock lock = new ReentrantLock();
   private final TreeMap<Integer, Bucket> buckets = new TreeMap<>();
+  /** The idle buffers by identity: a buffer given back twice is caught without a scan. */
+  private final Set<byte[]> idle = Collections.newSetFromMap(new IdentityHashMap<>());
   private int count;
   private long idleBytes;
   private long uses;
@@ -109,6 +114,7 @@ public final class ChunkBufferPool {
           }
           count--;
           idleBytes -= buffer.length;
+          idle.remove(buffer);
           return buffer;
         }
       } finally {
@@ -126,15 +132,11 @@ public final class ChunkBufferPool {
     }
     lock.lock();
     try {
-      Bucket b = buckets.get(n);
-      if (b != null) {
-        for (byte[] idle : b.buffers) {
-          if (idle == buffer) {
-            // Two owners would overwrite each other's records: fail loudly, never corrupt.
-            throw new IllegalStateException("chunk buffer given back twice");
-          }
-        }
+      if (idle.contains(buffer)) {
+        // Two owners would overwrite each other's records: fail loudly, never corrupt.
+        throw new IllegalStateException("chunk buffer given back twice");
       }
+      Bucket b = buckets.get(n);
       while (count == maxBuffers || idleBytes + n > maxBytes) {
         evictOne();
       }
@@ -143,6 +145,7 @@ public final class ChunkBufferPool {
         buckets.put(n, b);
       }
       b.buffers.addLast(buffer);
+      idle.add(buffer);
       b.lastUse = ++uses;
       count++;
       idleBytes += n;
@@ -206,5 +209,6 @@ public final class ChunkBufferPool {
     }
     count--;
     idleBytes -= gone.length;
+    idle.remove(gone);
   }
 }
