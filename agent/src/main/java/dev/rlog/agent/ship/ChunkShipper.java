@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Memory.</b> Batches are held from {@link #offer} until their last chunk is acknowledged,
  * at most {@code maxBufferedBytes} of them (counted at their arrays' size; one batch is always
  * taken when none is held, so no batch is too large to pass); beyond that {@code offer} refuses
- * and the tailer pauses until {@code spaceAvailable} runs.
+ * and the tailer pauses until {@code spaceAvailable} runs. An acknowledged batch is
+ * {@link LineBatch#release released}: its array is reused for a later read.
  *
  * <p><b>Shutdown.</b> {@link #shutdown()} refuses new batches and keeps sending for up to {@code
  * drainTimeout}; it ends once everything taken was acknowledged, or at that deadline, cancelling
@@ -384,7 +385,13 @@ public final class ChunkShipper implements LineSink, Service {
       ends.merge(c.batch().fileInstance(), c.endOffset(), Math::max);
       byLabel.merge(c.batch().label(), (long) c.lines(), Long::sum);
       if (c.last()) {
+        // Every chunk of the batch is acknowledged now (acks are cumulative, chunks go in
+        // order), so nothing reads it again: not a re-send (only unacknowledged chunks are), and
+        // not gRPC, which copied each chunk out as it was sent; the only copy it keeps, for a
+        // transparent retry, is dropped when the stream commits on the collector's response
+        // headers, which come before any ack. Its array goes back for the next read.
         released += c.batch().heapBytes();
+        c.batch().release();
       }
     }
     if (chunks == 0) {

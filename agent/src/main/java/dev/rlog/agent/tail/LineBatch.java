@@ -1,6 +1,7 @@
 package dev.rlog.agent.tail;
 
 import com.google.protobuf.ByteString;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import java.util.Arrays;
 
 /**
@@ -16,8 +17,21 @@ import java.util.Arrays;
  * first byte, {@link #end(int)} the offset just after its terminator — the position to commit
  * once this line and every earlier line of the instance are acknowledged — and {@link
  * #line(int)} its bytes without the terminator (a copy, for the {@code Send} path).
+ *
+ * <p><b>Arrays.</b> The data array comes from a {@link ChunkBufferPool} ({@link #ARRAYS} unless
+ * the builder was given another); {@link #release} gives it back once nothing will read the
+ * batch again (the Ship shipper does, when the collector acknowledged its last chunk). A batch
+ * never released is simply garbage-collected. Measured 2026-11-30: without reuse, the batches
+ * in flight outlived every young collection and the agent ran a full collection every ~0.3 s
+ * at full speed.
  */
 public final class LineBatch {
+  /**
+   * The agent's pool of batch arrays: at most 4 MiB idle, as much as the Ship shipper holds
+   * unacknowledged, so reuse at most doubles what batches can take.
+   */
+  public static final ChunkBufferPool ARRAYS = new ChunkBufferPool(4L << 20, 64);
+
   private final String label;
   private final String fileInstance;
   private final String path;
@@ -28,6 +42,8 @@ public final class LineBatch {
   /** Per line, the index in {@code data} just after its terminator. */
   private final int[] ends;
   private final int size;
+  private final ChunkBufferPool pool;
+  private boolean released;
 
   private LineBatch(Builder b) {
     this.label = b.label;
@@ -35,8 +51,14 @@ public final class LineBatch {
     this.path = b.path;
     this.readAtMillis = b.readAtMillis;
     this.startOffset = b.startOffset;
+    this.pool = b.pool;
     // A buffer sized for a whole read that holds a few lines is not kept at its full size.
-    this.data = b.dataLength < b.data.length / 2 ? Arrays.copyOf(b.data, b.dataLength) : b.data;
+    if (b.dataLength < b.data.length / 2) {
+      this.data = Arrays.copyOf(b.data, b.dataLength);
+      pool.release(b.data);
+    } else {
+      this.data = b.data;
+    }
     this.dataLength = b.dataLength;
     this.ends = b.size < b.ends.length / 2 ? Arrays.copyOf(b.ends, b.size) : b.ends;
     this.size = b.size;
@@ -114,6 +136,20 @@ public final class LineBatch {
     return ByteString.copyFrom(data, from, to - from);
   }
 
+  /**
+   * Gives the data array back to its pool: call once nothing will read this batch (or anything
+   * made from it) again; the next batch overwrites it. At most once.
+   *
+   * @throws IllegalStateException if already released
+   */
+  public void release() {
+    if (released) {
+      throw new IllegalStateException("batch released twice: " + this);
+    }
+    released = true;
+    pool.release(data);
+  }
+
   /** The position after the last line: commit it when the whole batch is acknowledged. */
   public long endPosition() {
     return startOffset + dataLength;
@@ -147,6 +183,7 @@ public final class LineBatch {
 
     private final String label;
     private final String fileInstance;
+    private final ChunkBufferPool pool;
     private String path;
     private long readAtMillis;
     private long startOffset;
@@ -157,9 +194,15 @@ public final class LineBatch {
     private int expectedBytes = INITIAL_BYTES;
 
     public Builder(String label, String fileInstance, String path) {
+      this(label, fileInstance, path, ARRAYS);
+    }
+
+    /** A builder whose data arrays come from (and go back to) {@code pool}. */
+    public Builder(String label, String fileInstance, String path, ChunkBufferPool pool) {
       this.label = label;
       this.fileInstance = fileInstance;
       this.path = path;
+      this.pool = pool;
       reset();
     }
 
@@ -197,7 +240,7 @@ public final class LineBatch {
       if (size == 0) {
         startOffset = offset;
         if (data == null) {
-          data = new byte[Math.max(expectedBytes, length + 2)];
+          data = take(Math.max(expectedBytes, length + 2));
           ends = new int[INITIAL_LINES];
         }
       } else if (offset != startOffset + dataLength) {
@@ -206,7 +249,10 @@ public final class LineBatch {
       }
       int raw = length + (int) term;
       if (data.length - dataLength < raw) {
-        data = Arrays.copyOf(data, Math.max(data.length * 2, dataLength + raw));
+        byte[] bigger = take(Math.max(data.length * 2, dataLength + raw));
+        System.arraycopy(data, 0, bigger, 0, dataLength);
+        pool.release(data);
+        data = bigger;
       }
       if (size == ends.length) {
         ends = Arrays.copyOf(ends, size * 2);
@@ -236,6 +282,11 @@ public final class LineBatch {
       LineBatch b = new LineBatch(this);
       reset();
       return b;
+    }
+
+    /** An array of at least {@code bytes}, from the pool if it has one up to a quarter larger. */
+    private byte[] take(int bytes) {
+      return pool.take(bytes, bytes + bytes / 4);
     }
 
     /** Allocated at the next line: an idle file's builder holds no buffer. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.rlog.agent.tail.LineBatch;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import dev.rlog.common.time.FakeClock;
 import dev.rlog.proto.log.Chunk;
 import io.grpc.Status;
@@ -109,6 +110,10 @@ class ChunkShipperTest {
     return TestLines.lines(fid, from, n);
   }
 
+  private static LineBatch lines(ChunkBufferPool pool, String fid, int from, int n) {
+    return TestLines.lines(pool, fid, from, n);
+  }
+
   @Test
   void fillsTheWindowAndCommitsAsAcksArrive() {
     ChunkShipper s = shipper(1 << 20);
@@ -159,6 +164,50 @@ class ChunkShipperTest {
     second.listener.onAck(3);
     s.runOnce(now());
     assertThat(commits).last().isEqualTo(Map.of("a", 400L));
+  }
+
+  @Test
+  void onlyAFullyAcknowledgedBatchGivesItsArrayBackForReuse() {
+    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 8);
+    ChunkShipper s = shipper(1 << 20);
+    LineBatch a = lines(pool, "a", 0, 300); // 3,000 bytes in a 4 KiB array: 30 chunks
+    LineBatch b = lines(pool, "a", 300, 300);
+    s.offer(a);
+    s.offer(b);
+    s.runOnce(now());
+    FakeStream first = transport.last();
+    for (int acked = 3; acked <= 30; acked += 3) { // the window is 3 chunks
+      assertThat(pool.idleBuffers()).isZero(); // a's last chunk not acknowledged yet
+      first.listener.onAck(acked);
+      s.runOnce(now());
+    }
+    assertThat(pool.idleBuffers()).isEqualTo(1); // a's array, all 30 chunks acknowledged
+
+    // The next read takes that array and overwrites it; then the stream breaks mid-b.
+    java.util.Arrays.fill(pool.take(4096, 1 << 20), (byte) 'X');
+    first.listener.onAck(31);
+    first.listener.onClosed(Status.UNAVAILABLE.withDescription("collector restarted"));
+    s.runOnce(now());
+    clock.advance(MIN);
+    s.runOnce(now());
+    FakeStream second = transport.last();
+    assertThat(second).isNotSameAs(first);
+    assertThat(pool.idleBuffers()).isZero(); // b is not acknowledged: its array stays b's
+    // b's chunks 32 and 33 again, their bytes intact.
+    assertThat(second.sent.get(0).getStartOffset()).isEqualTo(3100);
+    assertThat(second.sent.get(0).getData().toStringUtf8())
+        .isEqualTo(expected("a", 310, 10));
+    assertThat(second.sent.get(1).getData().toStringUtf8())
+        .isEqualTo(expected("a", 320, 10));
+  }
+
+  /** The bytes of lines {@code from..from+n-1} as {@link TestLines#lines} makes them. */
+  private static String expected(String fid, int from, int n) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = from; i < from + n; i++) {
+      sb.append(String.format("%s%08d", fid, i)).append('\n');
+    }
+    return sb.toString();
   }
 
   @Test

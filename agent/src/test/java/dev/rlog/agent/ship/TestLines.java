@@ -1,6 +1,7 @@
 package dev.rlog.agent.ship;
 
 import dev.rlog.agent.tail.LineBatch;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import dev.rlog.proto.log.Log;
 import dev.rlog.proto.log.LogBatch;
 import java.nio.charset.StandardCharsets;
@@ -13,7 +14,12 @@ final class TestLines {
 
   /** Lines {@code from..from+n-1} of file instance {@code fid}: 9 bytes plus newline each. */
   static LineBatch lines(String fid, int from, int n) {
-    LineBatch.Builder b = new LineBatch.Builder("app", fid, "/var/log/" + fid);
+    return lines(LineBatch.ARRAYS, fid, from, n);
+  }
+
+  /** The same, with the batch's array taken from {@code pool}. */
+  static LineBatch lines(ChunkBufferPool pool, String fid, int from, int n) {
+    LineBatch.Builder b = new LineBatch.Builder("app", fid, "/var/log/" + fid, pool);
     for (int i = from; i < from + n; i++) {
       byte[] line = String.format("%s%08d", fid, i).getBytes(StandardCharsets.UTF_8);
       b.line(10L * i, line, 0, line.length, 10L * i + 10);

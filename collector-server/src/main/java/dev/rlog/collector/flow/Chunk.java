@@ -1,5 +1,6 @@
 package dev.rlog.collector.flow;
 
+import dev.rlog.common.buffer.ChunkBufferPool;
 import java.util.List;
 
 /**

@@ -124,14 +124,14 @@ public final class SegmentStore implements Closeable {
 
   private SegmentStore(
       Path dir, StoreOptions options, ChannelOpener opener, int writeBufferBytes,
-      PositionTable positions,
+      long flushStepBytes, PositionTable positions,
       long tornBytesDropped, long unreadableRecords, long seq, FileChannel channel, long size) {
     this.dir = dir;
     this.options = options;
     this.rotation = new RotationPolicy(options.maxSegmentBytes());
     this.opener = opener;
     this.buffer = ByteBuffer.allocateDirect(writeBufferBytes);
-    this.flusher = new SegmentFlusher(SegmentFlusher.DEFAULT_STEP_BYTES);
+    this.flusher = new SegmentFlusher(flushStepBytes);
     this.positions = positions;
     this.tornBytesDropped = tornBytesDropped;
     this.unreadableRecords = unreadableRecords;
@@ -165,6 +165,13 @@ public final class SegmentStore implements Closeable {
   static SegmentStore open(
       Path dir, StoreOptions options, Clock clock, ChannelOpener opener, int writeBufferBytes)
       throws IOException {
+    return open(dir, options, clock, opener, writeBufferBytes, SegmentFlusher.DEFAULT_STEP_BYTES);
+  }
+
+  /** With the background force every {@code flushStepBytes} (tests: small, to exercise it). */
+  static SegmentStore open(
+      Path dir, StoreOptions options, Clock clock, ChannelOpener opener, int writeBufferBytes,
+      long flushStepBytes) throws IOException {
     if (writeBufferBytes <= 0) {
       throw new IllegalArgumentException("writeBufferBytes must be > 0, got " + writeBufferBytes);
     }
@@ -260,8 +267,8 @@ public final class SegmentStore implements Closeable {
           dir, seqs.size(), nameOf(activeSeq), activeSize, scanner.bytes(), scanner.lines(),
           nameOf(startSeq), startOffset, positions.size(), positions.expired(),
           positions.evictedForCapacity(), positions.maxInstances());
-      return new SegmentStore(dir, options, opener, writeBufferBytes, positions, torn,
-          scanner.unreadableLines(), activeSeq, channel, activeSize);
+      return new SegmentStore(dir, options, opener, writeBufferBytes, flushStepBytes, positions,
+          torn, scanner.unreadableLines(), activeSeq, channel, activeSize);
     } catch (IOException | RuntimeException e) {
       if (channel != null) {
         try {

@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * one {@link SegmentStore#append} (one write syscall per 2 MiB, one fsync per batch with
  * {@link FsyncPolicy#ALWAYS}), then reports it with {@link IngestQueue#committed}, which frees
  * the queue space and fires the commit callbacks (the acknowledgements), and gives the chunks'
- * buffers back to their {@link dev.rlog.collector.flow.ChunkBufferPool}. Every checkpoint
+ * buffers back to their {@link dev.rlog.common.buffer.ChunkBufferPool}. Every checkpoint
  * interval (injected {@link Clock}, default {@link #DEFAULT_CHECKPOINT_INTERVAL}) it writes the
  * positions checkpoint if anything was committed since the last one. It never sleeps (but to
  * back off while the disk refuses writes, see below): all

@@ -1,7 +1,7 @@
 package dev.rlog.collector.tcp;
 
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.ChunkBufferPool;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import dev.rlog.collector.store.JsonLinesEncoder;
 import dev.rlog.common.wire.FrameDecoder;
 import dev.rlog.common.wire.FrameSink;

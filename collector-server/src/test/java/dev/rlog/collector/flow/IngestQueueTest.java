@@ -3,6 +3,7 @@ package dev.rlog.collector.flow;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.rlog.common.buffer.ChunkBufferPool;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.rlog.collector.store;
 
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.ChunkBufferPool;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;

@@ -3,7 +3,7 @@ package dev.rlog.collector.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.ChunkBufferPool;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;

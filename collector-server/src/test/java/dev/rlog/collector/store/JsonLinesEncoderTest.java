@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.ChunkBufferPool;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;

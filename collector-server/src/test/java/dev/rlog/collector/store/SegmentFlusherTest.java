@@ -1,15 +1,19 @@
 package dev.rlog.collector.store;
 
+import static dev.rlog.collector.store.TestRecords.grpcChunk;
 import static dev.rlog.collector.store.TestRecords.records;
+import static dev.rlog.collector.store.TestRecords.recordsOf;
 import static dev.rlog.collector.store.TestRecords.tcpChunk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.rlog.collector.flow.Chunk;
 import dev.rlog.common.time.FakeClock;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -52,6 +56,33 @@ class SegmentFlusherTest {
       assertThrows(IOException.class, () -> flusher.force(ch)); // and stays failed
       flusher.force(next); // another segment is not affected
     }
+  }
+
+  @Test
+  void manyRotationsWhileForcingInTheBackgroundKeepEveryRecordOnceAndRecover() throws Exception {
+    FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
+    StoreOptions options = StoreOptions.defaults().withMaxSegmentBytes(256 << 10);
+    // A 4 KiB step: the flusher forces after nearly every 16 KiB write, racing the writer's
+    // rotations (it may find the segment closed under it) and its own forces.
+    List<Chunk> chunks = new ArrayList<>();
+    long first = 0;
+    try (SegmentStore store =
+        SegmentStore.open(dir, options, new FakeClock(), disk.opener(), 16 << 10, 4 << 10)) {
+      for (int i = 0; i < 2_000; i++) {
+        Chunk c = grpcChunk("a", "f", first, 1 + i % 37);
+        chunks.add(c);
+        store.append(List.of(c));
+        first += 10L * (1 + i % 37);
+      }
+      assertThat(store.rotations()).isGreaterThan(20);
+    }
+    List<String> expected = recordsOf(chunks.toArray(Chunk[]::new));
+    assertThat(records(dir)).containsExactlyElementsOf(expected);
+    try (SegmentStore again = SegmentStore.open(dir, options, new FakeClock())) {
+      assertThat(again.tornBytesDropped()).isZero();
+      assertThat(again.committedOffset("a", "f")).isEqualTo(first - 10);
+    }
+    assertThat(records(dir)).containsExactlyElementsOf(expected);
   }
 
   @Test

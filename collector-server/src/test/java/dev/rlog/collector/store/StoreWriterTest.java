@@ -9,7 +9,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.ChunkBufferPool;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.flow.OfferResult;
 import dev.rlog.common.time.FakeClock;

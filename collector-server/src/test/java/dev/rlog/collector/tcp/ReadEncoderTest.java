@@ -3,7 +3,7 @@ package dev.rlog.collector.tcp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.rlog.collector.flow.Chunk;
-import dev.rlog.collector.flow.ChunkBufferPool;
+import dev.rlog.common.buffer.ChunkBufferPool;
 import dev.rlog.collector.tcp.ReadEncoder.EncodedRead;
 import java.nio.ByteBuffer;
 import java.util.Arrays;

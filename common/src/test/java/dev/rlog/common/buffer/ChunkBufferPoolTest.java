@@ -1,4 +1,4 @@
-package dev.rlog.collector.flow;
+package dev.rlog.common.buffer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -112,15 +112,5 @@ class ChunkBufferPoolTest {
     assertThrows(IllegalArgumentException.class, () -> new ChunkBufferPool(1, -1));
     ChunkBufferPool pool = ChunkBufferPool.shared();
     assertThrows(IllegalArgumentException.class, () -> pool.take(10, 9));
-  }
-
-  @Test
-  void aChunkGivesItsBufferBackToItsOwnPoolOnly() {
-    ChunkBufferPool pool = new ChunkBufferPool(1 << 20, 4);
-    byte[] b = new byte[4096];
-    new Chunk(b, 10, 1, java.util.List.of(), pool).releaseBuffer();
-    assertThat(pool.take(4096, 4096)).isSameAs(b);
-    Chunk.of(new byte[4096], 10, 1).releaseBuffer(); // no pool: nothing happens
-    assertThat(pool.idleBuffers()).isZero();
   }
 }

@@ -1,4 +1,4 @@
-package dev.rlog.collector.flow;
+package dev.rlog.common.buffer;
 
 import java.util.ArrayDeque;
 import java.util.Collections;
@@ -9,34 +9,37 @@ import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A bounded pool of chunk buffers: encoders take the byte arrays they encode records into from
- * here, and the store writer gives them back once their chunk is committed, so ingest at a
- * steady rate allocates (and zeroes, and garbage-collects) almost no buffers.
+ * A bounded pool of chunk buffers: byte arrays that are filled, handed to another thread, and
+ * given back once that thread is done with them, so a steady flow allocates (and zeroes, and
+ * garbage-collects) almost no buffers. In the collector the encoders take the arrays they encode
+ * records into and the store writer gives them back once their chunk is committed; in the agent
+ * the tailer takes the arrays it copies lines into and the shipper gives them back once the
+ * collector acknowledged them.
  *
  * <p><b>Bounds.</b> The pool holds at most {@code maxBytes} in at most {@code maxBuffers} idle
  * arrays; a buffer given back past either bound pushes out idle ones of the size least recently
  * used (to the garbage collector), so the pool follows the sizes in use now. Buffers below
- * {@value #MIN_POOLED_BYTES} bytes, or larger than the pool, are never kept. The
- * {@link IngestQueue} counts the idle bytes as part of its capacity and {@link #trim}s the pool
- * when the two together would exceed it, so with a queue in front the pool costs no memory
- * beyond the queue's bound: a buffer is either queued, being filled or written (as before there
- * was a pool), or idle here in place of the garbage it would otherwise be.
+ * {@value #MIN_POOLED_BYTES} bytes, or larger than the pool, are never kept. An owner with a
+ * memory bound of its own can count the idle bytes in it and {@link #trim} the pool when the two
+ * together would exceed it (the collector's ingest queue does), so the pool costs no memory
+ * beyond that bound: a buffer is either in use (as before there was a pool), or idle here in
+ * place of the garbage it would otherwise be.
  *
  * <p><b>Sizes.</b> {@link #take} returns a buffer of at least {@code min} and at most {@code max}
  * bytes: an idle one of the smallest size in that range, else a new one of exactly {@code min}.
  * The caller chooses how much slack it accepts; a caller whose accounting assumed {@code min}
- * bytes passes {@code max == min}. Callers that round their requests to a few sizes (the TCP
- * reads do, see {@link #sizeClass}) find them here again.
+ * bytes passes {@code max == min}. Callers that round their requests to a few sizes (see
+ * {@link #sizeClass}) find them here again.
  *
  * <p><b>Ownership.</b> A buffer must be given back at most once, and only when nothing reads or
- * writes it any more: the next taker overwrites it. Contents are not cleared.
+ * writes it any more: the next taker overwrites it. Contents are not cleared. A buffer given back
+ * while it is still idle here fails loudly ({@link IllegalStateException}).
  *
- * <p><b>Threading.</b> Thread-safe: event loops and gRPC threads take, the store writer gives
- * back, the queue trims. One lock, held for a map lookup; there is one take per read or batch
- * (hundreds of records), so it is never contended in a way that matters.
+ * <p><b>Threading.</b> Thread-safe. One lock, held for a map lookup; there is one take per read
+ * or batch (hundreds of records), so it is never contended in a way that matters.
  */
 public final class ChunkBufferPool {
-  /** Idle bytes the {@link #shared()} pool keeps at most: the default queue capacity. */
+  /** Idle bytes the {@link #shared()} pool keeps at most: the collector's default queue capacity. */
   public static final long DEFAULT_MAX_BYTES = 32L << 20;
   /** Idle buffers the {@link #shared()} pool keeps at most. */
   public static final int DEFAULT_MAX_BUFFERS = 1024;
