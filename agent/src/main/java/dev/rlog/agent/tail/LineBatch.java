@@ -6,7 +6,8 @@ import java.util.Arrays;
 
 /**
  * A chunk: complete lines read in one go from one file instance, in file order, kept as the
- * file's own bytes. Immutable once built; safe to hand to another thread.
+ * file's own bytes. Immutable once built (until {@link #release}); safe to hand to another
+ * thread.
  *
  * <p>The lines are consecutive in the file: line 0 starts at {@link #startOffset()}, each next
  * line right after the previous one's terminator, and {@link #data()} holds the file's bytes

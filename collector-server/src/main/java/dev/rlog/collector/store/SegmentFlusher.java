@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * was written, and the disk idled while the next 128 MiB went into the page cache.
  *
  * <p><b>When.</b> {@link #written} tells it that the writer wrote {@code bytes} more to a channel;
- * once {@value #DEFAULT_STEP_BYTES} bytes are unforced it forces them (it never waits for more
- * than that, and never forces twice for the same bytes). <b>Errors.</b> On Linux a write-back
+ * once {@value #DEFAULT_STEP_BYTES} bytes (the step) are unforced it forces them, and waits
+ * again until the next step is written. <b>Errors.</b> On Linux a write-back
  * error is reported to one {@code fsync} caller only, so an error this thread meets is kept and
  * {@link #force} throws it to the writer for that channel (and every later force of it): the
  * writer then fails the store as if its own force had failed, never commits over lost bytes.

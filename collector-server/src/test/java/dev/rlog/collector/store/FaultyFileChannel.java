@@ -29,7 +29,7 @@ final class FaultyFileChannel extends FileChannel {
     /** When set, every force fails with it (a write-back error). */
     final AtomicReference<IOException> forceError = new AtomicReference<>();
     /** Counted down by every force, failed or not. */
-    volatile CountDownLatch forced = new CountDownLatch(1);
+    final CountDownLatch forced = new CountDownLatch(1);
 
     SegmentStore.ChannelOpener opener() {
       return (Path path, OpenOption... options) ->
