@@ -10,6 +10,7 @@ import dev.rlog.collector.auth.TokenIssuer;
 import dev.rlog.collector.config.CollectorConfig;
 import dev.rlog.collector.flow.IngestQueue;
 import dev.rlog.collector.grpc.ByteBudget;
+import dev.rlog.collector.grpc.ConnectionReads;
 import dev.rlog.collector.grpc.GrpcIngestCounters;
 import dev.rlog.collector.grpc.HeartbeatServiceImpl;
 import dev.rlog.collector.grpc.LogServiceImpl;
@@ -32,7 +33,6 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.IoHandlerFactory;
@@ -193,7 +193,7 @@ public final class Collector implements Service {
         .flowControlWindow(lim.flowControlWindow())
         // Reads no larger than the window: a connection whose stream waits unread keeps its read
         // buffer, so its size times the connections is what they pin in direct memory.
-        .withChildOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(
+        .withChildOption(ChannelOption.RCVBUF_ALLOCATOR, new ConnectionReads(
             512, Math.min(4096, lim.flowControlWindow()), lim.flowControlWindow()))
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)

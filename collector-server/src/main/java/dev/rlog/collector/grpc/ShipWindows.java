@@ -8,7 +8,6 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.netty.shaded.io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.ChannelHandler;
 import io.grpc.netty.shaded.io.netty.channel.ChannelHandlerContext;
@@ -178,8 +177,11 @@ public final class ShipWindows implements ServerInterceptor {
     }
     if (!c.wideReads) {
       c.wideReads = true;
+      int wide = Math.min(window, WIDE_READ_BYTES);
       ch.config().setRecvByteBufAllocator(
-          new AdaptiveRecvByteBufAllocator(512, 4096, Math.min(window, WIDE_READ_BYTES)));
+          ch.config().getRecvByteBufAllocator() instanceof ConnectionReads r
+              ? r.upTo(Math.max(r.max(), wide))
+              : new ConnectionReads(512, 4096, Math.max(4096, wide)));
     }
     Http2LocalFlowController fc = h.decoder().flowController();
     try {
