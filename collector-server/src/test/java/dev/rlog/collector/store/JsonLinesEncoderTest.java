@@ -124,6 +124,62 @@ class JsonLinesEncoderTest {
   }
 
   @Test
+  void chunkRecordsFollowEveryChangeOfTheFieldsTheyShare() throws Exception {
+    // The fields before "off" are formatted once and reused while they stay the same: each
+    // change, alone, must show in the next record, and going back must too.
+    JsonLinesEncoder enc = new JsonLinesEncoder();
+    byte[] web = JsonLinesEncoder.grpcAgentFields("web", "u-1", "h1");
+    byte[] db = JsonLinesEncoder.grpcAgentFields("db", "u-2", "h2");
+    byte[] app = JsonLinesEncoder.quote("app");
+    byte[] sys = JsonLinesEncoder.quote("sys");
+    byte[] f1 = JsonLinesEncoder.quote("f1");
+    byte[] f2 = JsonLinesEncoder.quote("f2");
+    byte[] line = "x".getBytes(StandardCharsets.UTF_8);
+    record Want(long recv, byte[] agent, byte[] label, long sec, int nanos, byte[] fid) {}
+    List<Want> wants = List.of(
+        new Want(1_700_000_000_000L, web, app, 1_700_000_000L, 0, f1),
+        new Want(1_700_000_000_000L, web, app, 1_700_000_000L, 0, f1),
+        new Want(1_700_000_000_001L, web, app, 1_700_000_000L, 0, f1),
+        new Want(1_700_000_000_001L, db, app, 1_700_000_000L, 0, f1),
+        new Want(1_700_000_000_001L, db, sys, 1_700_000_000L, 0, f1),
+        new Want(1_700_000_000_001L, db, sys, 1_700_000_001L, 0, f1),
+        new Want(1_700_000_000_001L, db, sys, 1_700_000_001L, 5, f1),
+        new Want(1_700_000_000_001L, db, sys, 1_700_000_001L, 5, f2),
+        new Want(1_700_000_000_000L, web, app, 1_700_000_000L, 0, f1));
+    long off = 0;
+    for (Want w : wants) {
+      enc.receiveTime(w.recv());
+      if (off % 2 == 0) {
+        enc.grpcChunkRecordPlain(w.agent(), w.label(), w.sec(), w.nanos(), w.fid(), off, line, 0,
+            1);
+      } else {
+        enc.grpcChunkRecord(w.agent(), w.label(), w.sec(), w.nanos(), w.fid(), off, line, 0, 1);
+      }
+      off++;
+    }
+    List<JsonNode> recs = lines(enc.finish(List.of()));
+
+    assertThat(recs).hasSize(wants.size());
+    for (int i = 0; i < wants.size(); i++) {
+      Want w = wants.get(i);
+      JsonNode r = recs.get(i);
+      assertThat(java.time.Instant.parse(r.get("recv").asText())).as("record %d", i)
+          .isEqualTo(java.time.Instant.ofEpochMilli(w.recv()));
+      assertThat(r.get("project").asText()).as("record %d", i)
+          .isEqualTo(w.agent() == web ? "web" : "db");
+      assertThat(r.get("host").asText()).as("record %d", i)
+          .isEqualTo(w.agent() == web ? "h1" : "h2");
+      assertThat(r.get("label").asText()).as("record %d", i)
+          .isEqualTo(w.label() == app ? "app" : "sys");
+      assertThat(java.time.Instant.parse(r.get("ts").asText())).as("record %d", i)
+          .isEqualTo(java.time.Instant.ofEpochSecond(w.sec(), w.nanos()));
+      assertThat(r.get("fid").asText()).as("record %d", i).isEqualTo(w.fid() == f1 ? "f1" : "f2");
+      assertThat(r.get("off").asLong()).as("record %d", i).isEqualTo(i);
+      assertThat(r.get("line").asText()).isEqualTo("x");
+    }
+  }
+
+  @Test
   void grpcChunkRecordWritesTsFidOffAndKeepsInvalidLinesAsBase64() throws Exception {
     JsonLinesEncoder enc = new JsonLinesEncoder();
     enc.receiveTime(1_700_000_000_000L);
