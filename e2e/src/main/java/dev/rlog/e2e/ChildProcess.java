@@ -44,6 +44,11 @@ abstract class ChildProcess implements AutoCloseable {
     return ProcStats.jitCpuSeconds(pid());
   }
 
+  /** CPU seconds of the threads serving {@code /metrics} so far (Linux /proc), or -1. */
+  public double metricsCpuSeconds() {
+    return ProcStats.metricsCpuSeconds(pid());
+  }
+
   /** SIGTERM, then the exit code (or -1 after SIGKILL past the bound). */
   public int stop(Duration bound) throws InterruptedException {
     process.destroy();

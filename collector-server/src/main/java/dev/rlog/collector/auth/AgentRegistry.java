@@ -308,8 +308,27 @@ public final class AgentRegistry implements Closeable {
 
   /** Online = a heartbeat arrived within {@code offlineAfter} before {@code nowMillis}. */
   public static boolean isOnline(AgentInfo agent, long nowMillis, Duration offlineAfter) {
-    return agent.lastHeartbeatMillis() > 0
-        && nowMillis - agent.lastHeartbeatMillis() <= offlineAfter.toMillis();
+    return isOnline(agent.lastHeartbeatMillis(), nowMillis, offlineAfter);
+  }
+
+  private static boolean isOnline(long lastHeartbeat, long nowMillis, Duration offlineAfter) {
+    return lastHeartbeat > 0 && nowMillis - lastHeartbeat <= offlineAfter.toMillis();
+  }
+
+  /** Agents known: for metrics, without the copy and sort of {@link #snapshot()}. */
+  public synchronized int size() {
+    return agents.size();
+  }
+
+  /** Agents {@link #isOnline online} now: for metrics, without building a snapshot. */
+  public synchronized long countOnline(long nowMillis, Duration offlineAfter) {
+    long n = 0;
+    for (StoredAgent a : agents.values()) {
+      if (isOnline(a.lastHeartbeat(), nowMillis, offlineAfter)) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /**

@@ -215,6 +215,27 @@ class AgentRegistryTest {
   }
 
   @Test
+  void countsForMetricsAgreeWithTheSnapshot() throws Exception {
+    Duration offlineAfter = Duration.ofSeconds(90);
+    IssuedTokens a = agents.register(web, request("host-1", null));
+    agents.register(web, request("host-2", null));
+    IssuedTokens c = agents.register(web, request("host-3", null));
+    assertThat(agents.size()).isEqualTo(3);
+    assertThat(agents.countOnline(clock.currentTimeMillis(), offlineAfter)).isZero();
+
+    agents.heartbeat(a.agentUuid(), clock.currentTimeMillis(), 1, 1);
+    clock.advance(Duration.ofSeconds(60));
+    agents.heartbeat(c.agentUuid(), clock.currentTimeMillis(), 1, 1);
+    long now = clock.currentTimeMillis();
+    assertThat(agents.countOnline(now, offlineAfter)).isEqualTo(2)
+        .isEqualTo(agents.snapshot().stream()
+            .filter(r -> AgentRegistry.isOnline(r, now, offlineAfter)).count());
+
+    clock.advance(Duration.ofSeconds(31)); // a's heartbeat is 91 s old, c's 31 s
+    assertThat(agents.countOnline(clock.currentTimeMillis(), offlineAfter)).isEqualTo(1);
+  }
+
+  @Test
   void snapshotIsAnImmutableCopy() throws Exception {
     IssuedTokens t = agents.register(web, request("host-1", null));
     List<AgentInfo> before = agents.snapshot();
