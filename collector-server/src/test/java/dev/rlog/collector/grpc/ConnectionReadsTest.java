@@ -54,66 +54,73 @@ class ConnectionReadsTest {
     return sizes;
   }
 
+  /** A channel whose allocator is {@code reads}, and a read handle as the channel makes one. */
+  private static final class Rig {
+    final EmbeddedChannel channel = new EmbeddedChannel();
+    final RecvByteBufAllocator.ExtendedHandle handle;
+
+    Rig(ConnectionReads reads) {
+      channel.config().setRecvByteBufAllocator(reads);
+      handle = (RecvByteBufAllocator.ExtendedHandle) reads.newHandle();
+    }
+
+    ChannelConfig config() {
+      return channel.config();
+    }
+  }
+
   @Test
   void fullReadsGrowUpToTheMaximumAndNoFurther() {
     ConnectionReads reads = new ConnectionReads(512, 4096, 8192);
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.config().setRecvByteBufAllocator(reads);
-    var h = (RecvByteBufAllocator.ExtendedHandle) reads.newHandle();
+    Rig r = new Rig(reads);
 
-    assertThat(loop(h, ch.config(), 4, 1.0)).containsExactly(4096, 8192, 8192, 8192);
+    assertThat(loop(r.handle, r.config(), 4, 1.0)).containsExactly(4096, 8192, 8192, 8192);
   }
 
   @Test
   void aChannelGivenLargerReadsAfterItsHandleWasMadeReadsLarger() {
     ConnectionReads reads = new ConnectionReads(512, 4096, 8192);
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.config().setRecvByteBufAllocator(reads);
-    var h = (RecvByteBufAllocator.ExtendedHandle) reads.newHandle(); // made once, at first read
-    loop(h, ch.config(), 2, 1.0);
+    Rig r = new Rig(reads); // made once, at first read
+    loop(r.handle, r.config(), 2, 1.0);
 
-    ch.config().setRecvByteBufAllocator(reads.upTo(65536)); // what ShipWindows does
+    r.config().setRecvByteBufAllocator(reads.upTo(65536)); // what ShipWindows does
 
-    assertThat(loop(h, ch.config(), 5, 1.0)).containsExactly(8192, 16384, 32768, 65536, 65536);
+    assertThat(loop(r.handle, r.config(), 5, 1.0))
+        .containsExactly(8192, 16384, 32768, 65536, 65536);
   }
 
   @Test
   void aChannelGivenSmallerReadsShrinksAtItsNextLoop() {
     ConnectionReads reads = new ConnectionReads(512, 4096, 65536);
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.config().setRecvByteBufAllocator(reads);
-    var h = (RecvByteBufAllocator.ExtendedHandle) reads.newHandle();
-    loop(h, ch.config(), 6, 1.0);
+    Rig r = new Rig(reads);
+    loop(r.handle, r.config(), 6, 1.0);
 
-    ch.config().setRecvByteBufAllocator(reads.upTo(8192));
+    r.config().setRecvByteBufAllocator(reads.upTo(8192));
 
-    assertThat(loop(h, ch.config(), 2, 1.0)).containsExactly(8192, 8192);
+    assertThat(loop(r.handle, r.config(), 2, 1.0)).containsExactly(8192, 8192);
   }
 
   @Test
   void readsShrinkAfterTwoLoopsThatUsedAtMostHalfAndNeverBelowTheMinimum() {
     ConnectionReads reads = new ConnectionReads(512, 4096, 65536);
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.config().setRecvByteBufAllocator(reads);
-    var h = (RecvByteBufAllocator.ExtendedHandle) reads.newHandle();
-    loop(h, ch.config(), 5, 1.0); // 4096 .. 65536
+    Rig r = new Rig(reads);
+    loop(r.handle, r.config(), 5, 1.0); // 4096 .. 65536
 
-    assertThat(loop(h, ch.config(), 1, 0.25)).containsExactly(65536); // one small loop: kept
-    assertThat(loop(h, ch.config(), 1, 0.25)).containsExactly(65536); // second: halved after
-    assertThat(loop(h, ch.config(), 1, 0.25)).containsExactly(32768);
+    assertThat(loop(r.handle, r.config(), 1, 0.25)).containsExactly(65536); // one small loop: kept
+    assertThat(loop(r.handle, r.config(), 1, 0.25)).containsExactly(65536); // second: halved after
+    assertThat(loop(r.handle, r.config(), 1, 0.25)).containsExactly(32768);
     for (int i = 0; i < 20; i++) {
-      loop(h, ch.config(), 1, 0.0);
+      loop(r.handle, r.config(), 1, 0.0);
     }
-    assertThat(h.guess()).isEqualTo(512);
+    assertThat(r.handle.guess()).isEqualTo(512);
   }
 
   @Test
   void aLoopReadsAtMostSixteenFullBuffers() {
     ConnectionReads reads = new ConnectionReads(512, 4096, 8192);
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.config().setRecvByteBufAllocator(reads);
-    var h = (RecvByteBufAllocator.ExtendedHandle) reads.newHandle();
-    h.reset(ch.config());
+    Rig r = new Rig(reads);
+    var h = r.handle;
+    h.reset(r.config());
     int reads16 = 0;
     do {
       h.attemptedBytesRead(h.guess());
