@@ -158,8 +158,8 @@ public final class CollectorMetrics implements AutoCloseable {
     counter("rlog_auth_identity_refusals_total",
         "Registrations that named an agent uuid without its secret and got a fresh uuid",
         agents::identityRefusals);
-    // Counted in place: a scrape used to copy, sort and format the whole table twice, for
-    // every scrape, and a fleet is thousands of agents.
+    // Counted in place: each scrape used to copy, sort and format the whole table twice, and a
+    // fleet is thousands of agents.
     gauge("rlog_agents_registered", "Agents known to the collector", agents::size);
     gauge("rlog_agents_online", "Agents with a recent heartbeat",
         () -> agents.countOnline(clock.currentTimeMillis(), offlineAfter));
