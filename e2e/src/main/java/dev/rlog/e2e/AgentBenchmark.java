@@ -60,6 +60,11 @@ public final class AgentBenchmark implements Callable<Integer> {
       description = "extra options of syslog-ng's file() source, e.g. \"log-fetch-limit(1000)"
           + " log-iw-size(10000)\" (default: none, syslog-ng's defaults)")
   String syslogNgSourceOptions;
+  @Option(names = "--steady-state",
+      description = "instead: pairs of runs, --lines then 3 x --lines (rlog only), and the CPU"
+          + " each side spends per extra line: the cost at steady state, without start-up,"
+          + " registration and compilation")
+  boolean steadyState;
   @Option(names = "--protocol", defaultValue = "ship",
       description = "the agent's protocol: ship (default) or send (RLOG_PROTOCOL at first start)")
   String protocol;
@@ -78,12 +83,20 @@ public final class AgentBenchmark implements Callable<Integer> {
     double cpuMicrosPerLine(int lines) {
       return (agentCpu + collectorCpu) / lines * 1e6;
     }
+
+    /** Collector CPU without its JIT threads and the benchmark's own /metrics polling. */
+    double collectorWork() {
+      return collectorCpu - collectorJitCpu - collectorScrapeCpu;
+    }
   }
 
   @Override
   public Integer call() throws Exception {
     if (runs < 1 || lines < 1) {
       throw new ParameterException(spec.commandLine(), "--runs and --lines must be at least 1");
+    }
+    if (steadyState) {
+      return steadyState();
     }
     SyslogNgPeer syslogNg = choosePeer();
     System.out.printf(Locale.ROOT, "machine: %d cores, java %s; %,d lines of %d bytes, %d quiet"
@@ -98,7 +111,7 @@ public final class AgentBenchmark implements Callable<Integer> {
     Path dir = Files.createTempDirectory("rlog-agent-bench-");
     try {
       Path log = Files.createDirectories(dir.resolve("logs")).resolve("app.log");
-      writeLog(log);
+      writeLog(log, lines);
       for (int q = 0; q < quietFiles; q++) {
         Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
             "2026-11-21T22:01:27.000Z INFO started\n");
@@ -107,7 +120,7 @@ public final class AgentBenchmark implements Callable<Integer> {
         Path runDir = dir.resolve("rlog-" + (r + 1));
         Result res;
         try {
-          res = runOnce(log, runDir);
+          res = runOnce(log, runDir, lines);
         } finally {
           deleteTree(runDir);
         }
@@ -187,8 +200,8 @@ public final class AgentBenchmark implements Callable<Integer> {
     // A collector runs for days: the JIT compiles its hot path once, in its first minute. The
     // agent's figure keeps its start (JVM, registration, JIT) since an agent restarts more often.
     // The benchmark's own polling of /metrics (every 50 ms) is not the collector's work either.
-    double collectorSteadyUs = median(rlog.stream().mapToDouble(
-        r -> (r.collectorCpu - r.collectorJitCpu - r.collectorScrapeCpu) / lines * 1e6));
+    double collectorSteadyUs = median(rlog.stream()
+        .mapToDouble(r -> r.collectorWork() / lines * 1e6));
     System.out.printf(Locale.ROOT, "  collector CPU per line without its JIT compiler threads"
         + " and this benchmark's /metrics polling %.2f us (agent + that: %.2f us)%n",
         collectorSteadyUs, agentUs + collectorSteadyUs);
@@ -240,7 +253,69 @@ public final class AgentBenchmark implements Callable<Integer> {
     }
   }
 
-  private Result runOnce(Path log, Path dir) throws Exception {
+  /**
+   * Runs of {@code lines} and of {@code 3 x lines} in pairs (short, long, short, long...): the
+   * difference of each pair's CPU over the difference of lines is what a line costs once the
+   * processes are started, registered and compiled. The collector's figure leaves out its JIT
+   * threads and this benchmark's polling of /metrics, as in the summary of a normal run.
+   */
+  private int steadyState() throws Exception {
+    int longLines = Math.multiplyExact(lines, 3);
+    System.out.printf(Locale.ROOT, "machine: %d cores, java %s; steady state: pairs of %,d and"
+            + " %,d lines of %d bytes, %d quiet files%n",
+        Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), lines,
+        longLines, lineBytes, quietFiles);
+    List<Double> agentUs = new ArrayList<>();
+    List<Double> collectorUs = new ArrayList<>();
+    Path dir = Files.createTempDirectory("rlog-agent-bench-");
+    try {
+      Path shortLog = Files.createDirectories(dir.resolve("short")).resolve("app.log");
+      Path longLog = Files.createDirectories(dir.resolve("long")).resolve("app.log");
+      writeLog(shortLog, lines);
+      writeLog(longLog, longLines);
+      for (Path log : List.of(shortLog, longLog)) {
+        for (int q = 0; q < quietFiles; q++) {
+          Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
+              "2026-11-21T22:01:27.000Z INFO started\n");
+        }
+      }
+      for (int r = 0; r < runs; r++) {
+        Result a = runCleaned(shortLog, dir.resolve("short-" + (r + 1)), lines);
+        Result b = runCleaned(longLog, dir.resolve("long-" + (r + 1)), longLines);
+        double extra = longLines - lines;
+        double agent = (b.agentCpu - a.agentCpu) / extra * 1e6;
+        double collector = (b.collectorWork() - a.collectorWork()) / extra * 1e6;
+        agentUs.add(agent);
+        collectorUs.add(collector);
+        System.out.printf(Locale.ROOT, "pair %d: %,d lines %.2f s, %,d lines %.2f s; agent CPU"
+                + " %.2f -> %.2f s, collector CPU without JIT and polling %.2f -> %.2f s; per"
+                + " extra line: agent %.2f us, collector %.2f us%n",
+            r + 1, lines, a.seconds, longLines, b.seconds, a.agentCpu, b.agentCpu,
+            a.collectorWork(), b.collectorWork(), agent, collector);
+      }
+    } finally {
+      deleteTree(dir);
+    }
+    System.out.printf(Locale.ROOT, "%nSTEADY STATE, median of %d pairs: agent %.2f us per line"
+            + " (%.2f-%.2f), collector %.2f us per line (%.2f-%.2f)%n", runs,
+        median(agentUs.stream().mapToDouble(Double::doubleValue)),
+        agentUs.stream().mapToDouble(Double::doubleValue).min().orElse(-1),
+        agentUs.stream().mapToDouble(Double::doubleValue).max().orElse(-1),
+        median(collectorUs.stream().mapToDouble(Double::doubleValue)),
+        collectorUs.stream().mapToDouble(Double::doubleValue).min().orElse(-1),
+        collectorUs.stream().mapToDouble(Double::doubleValue).max().orElse(-1));
+    return 0;
+  }
+
+  private Result runCleaned(Path log, Path runDir, int n) throws Exception {
+    try {
+      return runOnce(log, runDir, n);
+    } finally {
+      deleteTree(runDir);
+    }
+  }
+
+  private Result runOnce(Path log, Path dir, int expected) throws Exception {
     Path colDir = Files.createDirectories(dir.resolve("collector"));
     Path agentDir = Files.createDirectories(dir.resolve("agent"));
     String source = quietFiles > 0 ? log.resolveSibling("*.log").toString() : log.toString();
@@ -257,7 +332,7 @@ public final class AgentBenchmark implements Callable<Integer> {
               "RLOG_PROTOCOL", protocol), List.of())) {
         double firstLine = -1;
         double stored;
-        while ((stored = c.metric("rlog_store_records_total")) < (long) lines + quietFiles) {
+        while ((stored = c.metric("rlog_store_records_total")) < (long) expected + quietFiles) {
           if (firstLine < 0 && stored > 0) {
             firstLine = (System.nanoTime() - t0) / 1e9;
           }
@@ -302,10 +377,10 @@ public final class AgentBenchmark implements Callable<Integer> {
     }
   }
 
-  private void writeLog(Path log) throws Exception {
+  private void writeLog(Path log, int count) throws Exception {
     try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log), 1 << 20)) {
       String pad = "x".repeat(Math.max(0, lineBytes - 60));
-      for (int i = 0; i < lines; i++) {
+      for (int i = 0; i < count; i++) {
         out.write(String.format(Locale.ROOT,
             "2026-11-21T22:01:27.%03dZ INFO req=%09d GET /api/items %s%n", i % 1000, i, pad)
             .getBytes(StandardCharsets.UTF_8));
