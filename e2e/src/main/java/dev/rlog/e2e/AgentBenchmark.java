@@ -112,18 +112,8 @@ public final class AgentBenchmark implements Callable<Integer> {
     try {
       Path log = Files.createDirectories(dir.resolve("logs")).resolve("app.log");
       writeLog(log, lines);
-      for (int q = 0; q < quietFiles; q++) {
-        Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
-            "2026-11-21T22:01:27.000Z INFO started\n");
-      }
       for (int r = 0; r < runs; r++) {
-        Path runDir = dir.resolve("rlog-" + (r + 1));
-        Result res;
-        try {
-          res = runOnce(log, runDir, lines);
-        } finally {
-          deleteTree(runDir);
-        }
+        Result res = runCleaned(log, dir.resolve("rlog-" + (r + 1)), lines);
         results.add(res);
         System.out.printf(Locale.ROOT, "run %d rlog:      %7.2f s %,10.0f lines/s  agent CPU"
                 + " %6.2f s  agent peak RSS %4d MiB  collector CPU %6.2f s  agent idle CPU %.2f %%"
@@ -273,12 +263,6 @@ public final class AgentBenchmark implements Callable<Integer> {
       Path longLog = Files.createDirectories(dir.resolve("long")).resolve("app.log");
       writeLog(shortLog, lines);
       writeLog(longLog, longLines);
-      for (Path log : List.of(shortLog, longLog)) {
-        for (int q = 0; q < quietFiles; q++) {
-          Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
-              "2026-11-21T22:01:27.000Z INFO started\n");
-        }
-      }
       for (int r = 0; r < runs; r++) {
         Result a = runCleaned(shortLog, dir.resolve("short-" + (r + 1)), lines);
         Result b = runCleaned(longLog, dir.resolve("long-" + (r + 1)), longLines);
@@ -377,7 +361,12 @@ public final class AgentBenchmark implements Callable<Integer> {
     }
   }
 
+  /** The log, {@code count} lines, and --quiet-files one-line files beside it. */
   private void writeLog(Path log, int count) throws Exception {
+    for (int q = 0; q < quietFiles; q++) {
+      Files.writeString(log.resolveSibling(String.format(Locale.ROOT, "quiet-%04d.log", q)),
+          "2026-11-21T22:01:27.000Z INFO started\n");
+    }
     try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(log), 1 << 20)) {
       String pad = "x".repeat(Math.max(0, lineBytes - 60));
       for (int i = 0; i < count; i++) {
