@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,26 +58,33 @@ class ShipWindowsIntegrationTest {
   private StreamObserver<Chunk> ship(ManagedChannel ch, String token, List<Long> acks,
       CompletableFuture<Status> end) {
     StreamObserver<Chunk> s = CollectorFixture.withToken(LogServiceGrpc.newStub(ch), token)
-        .ship(new StreamObserver<>() {
-          @Override
-          public void onNext(ChunkAck ack) {
-            synchronized (acks) {
-              acks.add(ack.getSeq());
-            }
+        .ship(responses((ChunkAck ack) -> {
+          synchronized (acks) {
+            acks.add(ack.getSeq());
           }
-
-          @Override
-          public void onError(Throwable t) {
-            end.complete(Status.fromThrowable(t));
-          }
-
-          @Override
-          public void onCompleted() {
-            end.complete(Status.OK);
-          }
-        });
+        }, end));
     open.add(s);
     return s;
+  }
+
+  /** A response observer: each response to {@code next}, the call's status to {@code end}. */
+  private static <T> StreamObserver<T> responses(Consumer<T> next, CompletableFuture<Status> end) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {
+        next.accept(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        end.complete(Status.fromThrowable(t));
+      }
+
+      @Override
+      public void onCompleted() {
+        end.complete(Status.OK);
+      }
+    };
   }
 
   private static Chunk chunk(long seq, String fid, long offset, int lines, int lineBytes) {
@@ -202,20 +210,8 @@ class ShipWindowsIntegrationTest {
     String token = fx.register(ch, key, "original-agent").getAccessToken();
     CompletableFuture<Status> end = new CompletableFuture<>();
     StreamObserver<dev.rlog.proto.log.LogBatch> send = CollectorFixture.withToken(
-        LogServiceGrpc.newStub(ch), token).send(new StreamObserver<>() {
-          @Override
-          public void onNext(com.google.protobuf.Empty value) {}
-
-          @Override
-          public void onError(Throwable t) {
-            end.complete(Status.fromThrowable(t));
-          }
-
-          @Override
-          public void onCompleted() {
-            end.complete(Status.OK);
-          }
-        });
+        LogServiceGrpc.newStub(ch), token).send(
+            responses((com.google.protobuf.Empty value) -> { }, end));
     send.onNext(dev.rlog.proto.log.LogBatch.newBuilder().addLogs(dev.rlog.proto.log.Log
         .newBuilder().setLabel("app").setLine("a line").setFileInstance("s").setOffset(0)).build());
     send.onCompleted();

@@ -61,7 +61,6 @@ public final class ChunkBufferPool {
   private final TreeMap<Integer, Bucket> buckets = new TreeMap<>();
   /** The idle buffers by identity: a buffer given back twice is caught without a scan. */
   private final Set<byte[]> idle = Collections.newSetFromMap(new IdentityHashMap<>());
-  private int count;
   private long idleBytes;
   private long uses;
 
@@ -115,7 +114,6 @@ public final class ChunkBufferPool {
           if (b.buffers.isEmpty()) {
             buckets.remove(e.getKey());
           }
-          count--;
           idleBytes -= buffer.length;
           idle.remove(buffer);
           return buffer;
@@ -139,18 +137,13 @@ public final class ChunkBufferPool {
         // Two owners would overwrite each other's records: fail loudly, never corrupt.
         throw new IllegalStateException("chunk buffer given back twice");
       }
-      Bucket b = buckets.get(n);
-      while (count == maxBuffers || idleBytes + n > maxBytes) {
+      while (idle.size() == maxBuffers || idleBytes + n > maxBytes) {
         evictOne();
       }
-      if (b == null || !buckets.containsKey(n)) {
-        b = new Bucket();
-        buckets.put(n, b);
-      }
+      Bucket b = buckets.computeIfAbsent(n, k -> new Bucket());
       b.buffers.addLast(buffer);
       idle.add(buffer);
       b.lastUse = ++uses;
-      count++;
       idleBytes += n;
     } finally {
       lock.unlock();
@@ -184,7 +177,7 @@ public final class ChunkBufferPool {
   public int idleBuffers() {
     lock.lock();
     try {
-      return count;
+      return idle.size();
     } finally {
       lock.unlock();
     }
@@ -210,7 +203,6 @@ public final class ChunkBufferPool {
     if (lru.getValue().buffers.isEmpty()) {
       buckets.remove(lru.getKey());
     }
-    count--;
     idleBytes -= gone.length;
     idle.remove(gone);
   }
