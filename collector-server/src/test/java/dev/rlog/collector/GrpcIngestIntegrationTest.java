@@ -167,6 +167,29 @@ class GrpcIngestIntegrationTest {
   }
 
   @Test
+  void aLabelLongerThanTheCapIsRefusedAndNotStored() throws Exception {
+    // Each call caches the labels it met: an unbounded label would be memory a client chooses.
+    try (CollectorFixture c = CollectorFixture.start(dir)) {
+      ManagedChannel ch = c.channel();
+      RegisterResponse reg = c.register(ch, c.createProject("web"), "h");
+      var stub = CollectorFixture.withToken(LogServiceGrpc.newStub(ch), reg.getAccessToken());
+      // 128 characters of up to 4 UTF-8 bytes: 512 bytes
+      String longest = "l".repeat(4 * dev.rlog.collector.auth.ProjectRegistry.MAX_LABEL_CHARS);
+      send(stub, labelled(longest, "fits")).get(30, TimeUnit.SECONDS);
+
+      Status s = statusOf(send(stub, labelled(longest + "l", "too long")));
+
+      assertThat(s.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(s.getDescription()).contains("label of 513 bytes");
+      assertThat(lines(c.records())).containsExactly("fits");
+    }
+  }
+
+  private static LogBatch labelled(String label, String line) {
+    return LogBatch.newBuilder().addLogs(Log.newBuilder().setLabel(label).setLine(line)).build();
+  }
+
+  @Test
   void duplicateFilterSurvivesACollectorRestart() throws Exception {
     LogBatch b = batch("f1", 0, "a", "b");
     String token;

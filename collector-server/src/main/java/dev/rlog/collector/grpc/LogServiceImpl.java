@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * already accepted for that agent are skipped ({@link PositionFilter}); a batch made only of such
  * lines is acknowledged once the earlier chunk that stored them is committed. A file instance id
  * longer than {@link PositionFilter#MAX_FILE_INSTANCE_BYTES} fails the call with
- * {@code INVALID_ARGUMENT}: the filter remembers ids, so their size is part of its bound.
+ * {@code INVALID_ARGUMENT}: the filter remembers ids, so their size is part of its bound. So
+ * does a label longer than {@link QuotedStrings#MAX_LABEL_BYTES}: each call caches the labels it
+ * met, quoted, so their size is part of what an open call holds.
  *
  * <p><b>Decoding.</b> Requests stay bytes ({@link RawMessage}) and are read with
  * {@link LogBatchReader}: no message objects per line; each line is copied once, into its store
@@ -251,8 +253,9 @@ public final class LogServiceImpl implements BindableService {
     final String agent;
     final byte[] agentFields;
     final JsonLinesEncoder encoder = new JsonLinesEncoder(4096);
-    final QuotedStrings labels = new QuotedStrings();
-    final QuotedStrings fileInstances = new QuotedStrings();
+    final QuotedStrings labels = new QuotedStrings("label", QuotedStrings.MAX_LABEL_BYTES);
+    final QuotedStrings fileInstances =
+        new QuotedStrings("file_instance", PositionFilter.MAX_FILE_INSTANCE_BYTES);
     /** The queue sequence whose commit covers everything this call stored so far. */
     long lastSeq;
     /** Bytes of the in-flight budget this call holds: a receive permit or its held batch. */
@@ -653,12 +656,6 @@ public final class LogServiceImpl implements BindableService {
       try {
         while (reader.next()) {
           entries++;
-          if (reader.hasFileInstance()
-              && reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
-            throw new WireReader.MalformedBatchException("file_instance of "
-                + reader.fileInstanceLength() + " bytes, more than "
-                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
-          }
           int fid = reader.hasFileInstance() ? fileInstances.get(buf,
               reader.fileInstanceOffset(), reader.fileInstanceLength()).quoted.length : 0;
           bytes += JsonLinesEncoder.grpcRecordBound(agentFields.length,
@@ -682,11 +679,6 @@ public final class LogServiceImpl implements BindableService {
       while (reader.next()) {
         byte[] qfid = null;
         if (reader.hasFileInstance()) {
-          if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
-            throw new WireReader.MalformedBatchException("file_instance of "
-                + reader.fileInstanceLength() + " bytes, more than "
-                + PositionFilter.MAX_FILE_INSTANCE_BYTES);
-          }
           QuotedStrings.Entry fid = fileInstances.get(buf, reader.fileInstanceOffset(),
               reader.fileInstanceLength());
           if (!p.admit(fid.text, reader.offset())) {
@@ -773,11 +765,6 @@ public final class LogServiceImpl implements BindableService {
         if (reader.seq() != expectedSeq) {
           throw new WireReader.MalformedBatchException(
               "chunk seq " + reader.seq() + ", expected " + expectedSeq);
-        }
-        if (reader.fileInstanceLength() > PositionFilter.MAX_FILE_INSTANCE_BYTES) {
-          throw new WireReader.MalformedBatchException("file_instance of "
-              + reader.fileInstanceLength() + " bytes, more than "
-              + PositionFilter.MAX_FILE_INSTANCE_BYTES);
         }
         int label = labels.get(buf, reader.labelOffset(), reader.labelLength()).quoted.length;
         int fid = fileInstances.get(buf, reader.fileInstanceOffset(),

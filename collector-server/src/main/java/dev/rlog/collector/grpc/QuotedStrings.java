@@ -1,5 +1,6 @@
 package dev.rlog.collector.grpc;
 
+import dev.rlog.collector.auth.ProjectRegistry;
 import dev.rlog.collector.store.JsonLinesEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -9,10 +10,18 @@ import java.util.Arrays;
  * {@code String} and quoted JSON form. The lines of one batch share a handful of labels and file
  * instances, so a few slots compared byte by byte beat hashing or decoding each time.
  *
- * <p>Not thread-safe; one per call. Bounded: {@link #SLOTS} entries, least recently added out.
+ * <p>Not thread-safe; one per call. Bounded: {@link #SLOTS} entries, least recently added out,
+ * each of a value of at most {@code maxBytes}; a longer one makes the message malformed (the call
+ * ends {@code INVALID_ARGUMENT}) before anything of it is cached or stored, so what an open call
+ * keeps here is small whatever its client sends.
  */
 final class QuotedStrings {
   static final int SLOTS = 8;
+  /**
+   * Longest label accepted: the 128 characters projects and agents allow for a source label
+   * ({@code ProjectRegistry.MAX_LABEL_CHARS}), at up to 4 UTF-8 bytes each.
+   */
+  static final int MAX_LABEL_BYTES = 4 * ProjectRegistry.MAX_LABEL_CHARS;
 
   /** A cached value. */
   static final class Entry {
@@ -27,10 +36,30 @@ final class QuotedStrings {
     }
   }
 
+  private final String field;
+  private final int maxBytes;
   private final Entry[] slots = new Entry[SLOTS];
   private int next;
 
+  /**
+   * @param field the message field the values come from, for the error
+   * @param maxBytes longest value accepted
+   */
+  QuotedStrings(String field, int maxBytes) {
+    this.field = field;
+    this.maxBytes = maxBytes;
+  }
+
+  /**
+   * The cached form of {@code buf[off, off+len)}.
+   *
+   * @throws WireReader.MalformedBatchException if it is longer than {@code maxBytes}
+   */
   Entry get(byte[] buf, int off, int len) {
+    if (len > maxBytes) {
+      throw new WireReader.MalformedBatchException(
+          field + " of " + len + " bytes, more than " + maxBytes);
+    }
     for (Entry e : slots) {
       if (e != null && Arrays.equals(e.raw, 0, e.raw.length, buf, off, off + len)) {
         return e;

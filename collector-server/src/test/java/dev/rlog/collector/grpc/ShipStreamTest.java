@@ -270,6 +270,27 @@ class ShipStreamTest {
   }
 
   @Test
+  void aChunkWithALabelOrFileInstanceOverTheCapEndsTheStreamWithInvalidArgument()
+      throws Exception {
+    start(32 << 20);
+    Stream label = new Stream();
+    label.send(1, lines(0, 10).toBuilder().setLabel("l".repeat(QuotedStrings.MAX_LABEL_BYTES + 1))
+        .build());
+    Status st = label.closed.get(30, TimeUnit.SECONDS);
+    assertThat(st.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(st.getDescription()).contains("label of " + (QuotedStrings.MAX_LABEL_BYTES + 1));
+
+    Stream fid = new Stream();
+    fid.send(1, lines(0, 10).toBuilder()
+        .setFileInstance("f".repeat(PositionFilter.MAX_FILE_INSTANCE_BYTES + 1)).build());
+    st = fid.closed.get(30, TimeUnit.SECONDS);
+    assertThat(st.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(st.getDescription()).contains("file_instance of");
+    writeAll();
+    assertThat(stored).isEmpty();
+  }
+
+  @Test
   void aChunkOfEmptyLinesIsRefusedAtItsStoreSizeBeforeItIsExpanded() throws Exception {
     start(32 << 20);
     Chunk.Builder c = Chunk.newBuilder().setFileInstance("f");
