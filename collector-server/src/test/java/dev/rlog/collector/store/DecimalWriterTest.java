@@ -79,4 +79,26 @@ class DecimalWriterTest {
       }
     }
   }
+
+  @Test
+  void divisionByAHundredIsExactForEveryInt() {
+    // The multiply-and-shift is non-decreasing in i, so being exact on both sides of every step
+    // of i / 100 (at 100k - 1 and 100k) makes it exact for every i in between.
+    for (long k = 1; 100 * k <= Integer.MAX_VALUE; k++) {
+      int step = (int) (100 * k);
+      if (DecimalWriter.div100(step - 1) != k - 1 || DecimalWriter.div100(step) != k) {
+        throw new AssertionError("div100 wrong at " + step);
+      }
+    }
+    assertThat(DecimalWriter.div100(0)).isZero();
+    assertThat(DecimalWriter.div100(Integer.MAX_VALUE)).isEqualTo(Integer.MAX_VALUE / 100);
+  }
+
+  @Test
+  void numbersAboveTheIntRangeKeepTheZerosInsideEachGroupOfEightDigits() {
+    for (String s : new String[] {"2147483648", "100000000000", "123000000045", "900000000000000001",
+        "1000000000000000000", "9223372036854775807", "4294967296", "10000000000000000"}) {
+      assertThat(written(Long.parseLong(s))).isEqualTo(s);
+    }
+  }
 }
