@@ -166,16 +166,23 @@ public final class ChunkReader extends WireReader {
     if (lineCursor >= lengthsEnd) {
       return false;
     }
-    int outerEnd = end;
-    pos = lineCursor;
-    end = lengthsEnd;
-    int len;
-    try {
-      len = (int) readVarint64();
-    } finally {
-      end = outerEnd;
+    // The varint was checked by read(): a length of 1..dataLength inside the packed lengths, so
+    // it is decoded here without the checks (the collector runs C1 only, which keeps them all).
+    byte[] b = buf;
+    int p = lineCursor;
+    int len = b[p++];
+    if (len < 0) {
+      long v = len & 0x7f;
+      for (int shift = 7; ; shift += 7) {
+        byte next = b[p++];
+        v |= (long) (next & 0x7f) << shift;
+        if (next >= 0) {
+          break;
+        }
+      }
+      len = (int) v;
     }
-    lineCursor = pos;
+    lineCursor = p;
     lineOff = dataCursor;
     lineOffset = fileCursor;
     int content = len;

@@ -89,6 +89,43 @@ class ChunkReaderTest {
   }
 
   @Test
+  void lineLengthsOfEveryVarintSizeAndPaddedVarintsAreWalkedAlike() throws Exception {
+    // 1-, 2-, 3- and 4-byte varints, at the edges of each size.
+    int[] lengths = {1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152};
+    StringBuilder data = new StringBuilder();
+    for (int l : lengths) {
+      data.append("x".repeat(l - 1)).append('\n');
+    }
+    List<String> walked = new ArrayList<>();
+    byte[] msg = chunk(5, data.toString(), lengths).toByteArray();
+    reader.read(msg, 0, msg.length);
+    while (reader.nextLine()) {
+      walked.add(reader.lineFileOffset() + ":" + reader.lineLength());
+    }
+    List<String> expected = new ArrayList<>();
+    long at = 5;
+    for (int l : lengths) {
+      expected.add(at + ":" + (l - 1));
+      at += l;
+    }
+    assertThat(walked).isEqualTo(expected);
+
+    // A length written with redundant continuation bytes (protobuf parsers accept up to 10):
+    // 3 as 0x83 0x80 0x80 0x00, and 2 as ten bytes.
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    CodedOutputStream o = CodedOutputStream.newInstance(bytes);
+    o.writeString(3, "f");
+    o.writeByteArray(5, "ab\nc\n".getBytes(UTF_8));
+    o.writeTag(6, 2);
+    o.writeUInt32NoTag(14);
+    o.writeRawBytes(new byte[] {(byte) 0x83, (byte) 0x80, (byte) 0x80, 0x00});
+    o.writeRawBytes(new byte[] {(byte) 0x82, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80,
+        (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x00});
+    o.flush();
+    assertThat(lines(bytes.toByteArray())).containsExactly("0:ab", "3:c");
+  }
+
+  @Test
   void refusesChunksWhoseLinesDoNotDescribeTheData() {
     assertMalformed(chunk(0, "abc\n", 2, 1).toByteArray(), "do not add up");
     assertMalformed(chunk(0, "abc\n", 2, 5).toByteArray(), "outside 1..4");
