@@ -12,6 +12,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.DoubleStream;
@@ -75,7 +76,7 @@ public final class AgentBenchmark implements Callable<Integer> {
 
   record Result(double seconds, double firstLineSeconds, double agentCpu, long agentPeakRssKiB,
       double collectorCpu, long collectorPeakRssKiB, double idleCpuPercent,
-      double collectorJitCpu, double collectorScrapeCpu) {
+      double collectorJitCpu, double collectorScrapeCpu, Map<String, Double> collectorThreads) {
     double linesPerSec(int lines) {
       return lines / seconds;
     }
@@ -276,6 +277,8 @@ public final class AgentBenchmark implements Callable<Integer> {
                 + " extra line: agent %.2f us, collector %.2f us%n",
             r + 1, lines, a.seconds, longLines, b.seconds, a.agentCpu, b.agentCpu,
             a.collectorWork(), b.collectorWork(), agent, collector);
+        System.out.println("  collector threads, us per extra line: "
+            + perExtraLine(a.collectorThreads(), b.collectorThreads(), extra));
       }
     } finally {
       deleteTree(dir);
@@ -289,6 +292,17 @@ public final class AgentBenchmark implements Callable<Integer> {
         collectorUs.stream().mapToDouble(Double::doubleValue).min().orElse(-1),
         collectorUs.stream().mapToDouble(Double::doubleValue).max().orElse(-1));
     return 0;
+  }
+
+  /** The threads that spent most of the difference, as "name us, name us, …". */
+  private static String perExtraLine(Map<String, Double> a, Map<String, Double> b, double extra) {
+    Map<String, Double> diff = new TreeMap<>(b);
+    a.forEach((name, cpu) -> diff.merge(name, -cpu, Double::sum));
+    return diff.entrySet().stream()
+        .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+        .filter(e -> e.getValue() / extra * 1e6 >= 0.005).limit(8)
+        .map(e -> String.format(Locale.ROOT, "%s %.2f", e.getKey(), e.getValue() / extra * 1e6))
+        .collect(java.util.stream.Collectors.joining(", "));
   }
 
   private Result runCleaned(Path log, Path runDir, int n) throws Exception {
@@ -310,6 +324,7 @@ public final class AgentBenchmark implements Callable<Integer> {
       double colCpu0 = c.cpuSeconds();
       double colJit0 = c.jitCpuSeconds();
       double colScrape0 = c.metricsCpuSeconds();
+      Map<String, Double> colThreads0 = c.threadCpuSeconds();
       long t0 = System.nanoTime();
       try (AgentProcess a = AgentProcess.start(agentDir,
           Map.of("SERVER_ADDR", "127.0.0.1:" + c.grpcPort(), "PROJECT_KEY", key,
@@ -334,6 +349,8 @@ public final class AgentBenchmark implements Callable<Integer> {
         double colCpu = c.cpuSeconds() - colCpu0;
         double colJit = c.jitCpuSeconds() - colJit0;
         double colScrape = c.metricsCpuSeconds() - colScrape0;
+        Map<String, Double> colThreads = new TreeMap<>(c.threadCpuSeconds());
+        colThreads0.forEach((name, cpu) -> colThreads.merge(name, -cpu, Double::sum));
         long colRss = c.peakRssKiB();
         // idle: nothing more to read; how much CPU does the agent burn?
         double idle0 = a.cpuSeconds();
@@ -345,7 +362,7 @@ public final class AgentBenchmark implements Callable<Integer> {
           throw new IllegalStateException("agent did not exit 0");
         }
         return new Result(secs, firstLine, agentCpu, rss, colCpu, colRss, idlePct, colJit,
-            colScrape);
+            colScrape, colThreads);
       }
     }
   }

@@ -49,6 +49,11 @@ abstract class ChildProcess implements AutoCloseable {
     return ProcStats.metricsCpuSeconds(pid());
   }
 
+  /** CPU seconds so far of the live threads, by name without a trailing number; null if unreadable. */
+  public java.util.Map<String, Double> threadCpuSeconds() {
+    return ProcStats.threadCpuSeconds(pid());
+  }
+
   /** SIGTERM, then the exit code (or -1 after SIGKILL past the bound). */
   public int stop(Duration bound) throws InterruptedException {
     process.destroy();

@@ -3,6 +3,8 @@ package dev.rlog.e2e;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 
 /** Resource figures of a process from Linux {@code /proc}; -1 where they cannot be read. */
 final class ProcStats {
@@ -51,23 +53,37 @@ final class ProcStats {
 
   /** CPU seconds so far of the threads whose name ({@code comm}) passes {@code name}. */
   private static double threadsCpuSeconds(long pid, java.util.function.Predicate<String> name) {
-    double sum = 0;
+    Map<String, Double> byName = threadCpuSeconds(pid);
+    if (byName == null) {
+      return -1;
+    }
+    return byName.entrySet().stream().filter(e -> name.test(e.getKey()))
+        .mapToDouble(Map.Entry::getValue).sum();
+  }
+
+  /**
+   * CPU seconds so far of the live threads, summed by name ({@code comm}, at most 15
+   * characters: "rlog-grpc-io-3-" and the like), with a trailing thread number left out so a
+   * pool's threads count as one ("rlog-grpc-1", "rlog-grpc-2": "rlog-grpc"); null if unreadable.
+   */
+  static Map<String, Double> threadCpuSeconds(long pid) {
+    Map<String, Double> byName = new TreeMap<>();
     try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
       for (Path t : (Iterable<Path>) tasks::iterator) {
         try {
-          if (name.test(Files.readString(t.resolve("comm")).strip())) {
-            String stat = Files.readString(t.resolve("stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            sum += (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
-          }
+          String name = Files.readString(t.resolve("comm")).strip().replaceAll("-\\d*$", "");
+          String stat = Files.readString(t.resolve("stat"));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          byName.merge(name, (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0,
+              Double::sum);
         } catch (IOException | RuntimeException e) {
           // the thread ended between the listing and the read: its time is gone from the sum
         }
       }
     } catch (IOException e) {
-      return -1;
+      return null;
     }
-    return sum;
+    return byName;
   }
 
   private static long status(long pid, String field) {
