@@ -127,7 +127,7 @@ public final class Collector implements Service {
     Files.createDirectories(cfg.stateDir());
     store = SegmentStore.open(cfg.storeDir(), new StoreOptions(cfg.segmentBytes(),
         cfg.fsyncAlways() ? FsyncPolicy.ALWAYS : FsyncPolicy.NEVER, cfg.dedupRetention(),
-        cfg.dedupMaxInstances()), clock);
+        cfg.dedupMaxInstances(), cfg.dropPageCache()), clock);
     positions = new PositionFilter(store.positions());
     CollectorConfig.Queue q = cfg.queue();
     queue = new IngestQueue(q.capacityBytes(), q.capacityRecords(), q.highBytes(), q.lowBytes(),

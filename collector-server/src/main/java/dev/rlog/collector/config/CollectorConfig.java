@@ -36,6 +36,7 @@ public record CollectorConfig(
     boolean fsyncAlways,
     Duration dedupRetention,
     int dedupMaxInstances,
+    boolean dropPageCache,
     Queue queue,
     Duration accessTokenTtl,
     Duration streamRecheckInterval,
@@ -183,6 +184,7 @@ public record CollectorConfig(
         MIN_DEDUP_RETENTION, MAX_DEDUP_RETENTION);
     int dedupMaxInstances = s.intValue("dedup_max_instances",
         StoreOptions.DEFAULT_DEDUP_MAX_INSTANCES, 1, MAX_DEDUP_MAX_INSTANCES);
+    boolean dropPageCache = s.bool("drop_page_cache", true);
 
     YamlConfig q = y.section("queue");
     long capBytes = q.bytes("capacity_bytes", DEFAULT_QUEUE_BYTES, 64 << 10, 1L << 40);
@@ -232,7 +234,7 @@ public record CollectorConfig(
     }
     return new CollectorConfig(y.file(), stateDir, grpc, maxMessage, tcp, tcpEnabled, maxFrame,
         workers, maxRead, tcpBounds, storeDir, segment, fsyncAlways, dedupRetention, dedupMaxInstances,
-        new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
+        dropPageCache, new Queue(capBytes, capRecords, highBytes, lowBytes, highRecords, lowRecords),
         accessTtl, streamRecheck, offlineAfter, metricsEnabled, metrics, grpcTls, tcpTls,
         new GrpcLimits(maxInflight, maxBatchStore, window, maxSmall, maxAuthCalls,
             receiveIdle, shipWindow, shipBudget));

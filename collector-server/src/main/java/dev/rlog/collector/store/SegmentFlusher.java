@@ -3,6 +3,9 @@ package dev.rlog.collector.store;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Map;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -28,6 +31,11 @@ import org.slf4j.LoggerFactory;
  * The writer's forces and this thread's never run at once ({@code forceLock}), so an error
  * cannot fall between them.
  *
+ * <p><b>Page cache.</b> After each of its forces the thread drops what is now on disk of the
+ * active segment, except its last {@code keepCachedBytes}, from the OS page cache
+ * ({@link PageCache}), and a rotated segment (forced by the writer before it rotated) whole, so
+ * the store reuses a few tens of MiB of pages instead of taking new ones for every byte.
+ *
  * <p><b>Threading.</b> {@link #written}, {@link #force} and {@link #close} are for the store's
  * owner thread. One daemon thread, {@value #THREAD_NAME}, started at construction.
  */
@@ -37,8 +45,12 @@ final class SegmentFlusher implements AutoCloseable {
   static final String THREAD_NAME = "rlog-store-flush";
   /** Unforced bytes that make the thread force. */
   static final long DEFAULT_STEP_BYTES = 8L << 20;
+  /** The active segment's last bytes left in the page cache: what a reader of the tail reads. */
+  static final long DEFAULT_KEEP_CACHED_BYTES = 32L << 20;
 
   private final long stepBytes;
+  private final PageCache.Dropper pageCache;
+  private final long keepCachedBytes;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition work = lock.newCondition();
   /** Held across every force of a segment, by either thread. */
@@ -47,31 +59,62 @@ final class SegmentFlusher implements AutoCloseable {
 
   // guarded by lock
   private FileChannel channel;
+  private Path path;
+  /** Bytes written to the active segment, and below which its cache was dropped. */
+  private long end;
+  private long dropped;
   private long unforced;
+  /** Rotated segments whose cache is still to drop, each from the offset with it. */
+  private final ArrayDeque<Map.Entry<Path, Long>> retired = new ArrayDeque<>();
   private boolean closed;
   // guarded by forceLock
   private FileChannel failedChannel;
   private IOException failure;
 
+  /** Forces every {@code stepBytes}; leaves the page cache alone. */
   SegmentFlusher(long stepBytes) {
-    if (stepBytes <= 0) {
-      throw new IllegalArgumentException("stepBytes must be > 0, got " + stepBytes);
+    this(stepBytes, PageCache.NONE, 0);
+  }
+
+  /**
+   * @param pageCache where forced bytes are dropped from the page cache ({@link PageCache#NONE}:
+   *     nowhere)
+   * @param keepCachedBytes the active segment's last bytes that stay cached
+   */
+  SegmentFlusher(long stepBytes, PageCache.Dropper pageCache, long keepCachedBytes) {
+    if (stepBytes <= 0 || keepCachedBytes < 0) {
+      throw new IllegalArgumentException("stepBytes must be > 0 and keepCachedBytes >= 0, got "
+          + stepBytes + ", " + keepCachedBytes);
     }
     this.stepBytes = stepBytes;
+    this.pageCache = pageCache;
+    this.keepCachedBytes = keepCachedBytes;
     this.thread = new Thread(this::run, THREAD_NAME);
     thread.setDaemon(true); // a store left open must not keep the JVM up
     thread.start();
   }
 
-  /** The writer wrote {@code bytes} more to {@code ch} (the active segment). */
-  void written(FileChannel ch, long bytes) {
+  /**
+   * The writer wrote to {@code ch}, the active segment (file {@code file}), which now holds
+   * {@code size} bytes. A new channel means the previous one was rotated: the writer forced it
+   * before it created this one.
+   */
+  void written(FileChannel ch, Path file, long size) {
     lock.lock();
     try {
       if (ch != channel) {
+        if (path != null) {
+          retired.add(Map.entry(path, dropped));
+          work.signal();
+        }
         channel = ch;
-        unforced = 0;
+        path = file;
+        unforced = size;
+        end = size;
+        dropped = 0;
       }
-      unforced += bytes;
+      unforced += size - end;
+      end = size;
       if (unforced >= stepBytes) {
         work.signal();
       }
@@ -133,36 +176,74 @@ final class SegmentFlusher implements AutoCloseable {
   private void run() {
     while (true) {
       FileChannel ch;
+      Path file;
+      long forcedEnd;
+      Map.Entry<Path, Long> rotated;
       lock.lock();
       try {
-        while (!closed && (channel == null || unforced < stepBytes)) {
+        while (!closed && retired.isEmpty() && (channel == null || unforced < stepBytes)) {
           work.awaitUninterruptibly();
         }
         if (closed) {
           return;
         }
-        ch = channel;
-        unforced = 0;
+        rotated = retired.poll();
+        boolean step = channel != null && unforced >= stepBytes;
+        ch = step ? channel : null;
+        file = path;
+        forcedEnd = end; // written before the force starts: on disk once it returns
+        if (step) {
+          unforced = 0;
+        }
       } finally {
         lock.unlock();
       }
-      forceLock.lock();
-      try {
-        if (ch != failedChannel) {
-          ch.force(false);
-        }
-      } catch (ClosedChannelException e) {
-        // Rotated or closed meanwhile: the writer forced it itself before closing.
-      } catch (IOException e) {
-        failedChannel = ch;
-        failure = e;
-        log.error("background force of the active segment failed; the store fails at its next "
-            + "commit point", e);
-      } catch (RuntimeException e) {
-        log.error("background force of the active segment failed", e);
-      } finally {
-        forceLock.unlock();
+      if (rotated != null) {
+        pageCache.drop(rotated.getKey(), rotated.getValue(), Long.MAX_VALUE);
+      }
+      if (ch != null && forceInBackground(ch)) {
+        dropForced(ch, file, forcedEnd);
       }
     }
+  }
+
+  /** Drops the active segment's forced bytes but its last {@code keepCachedBytes}. */
+  private void dropForced(FileChannel ch, Path file, long forcedEnd) {
+    long from;
+    long to = forcedEnd - keepCachedBytes;
+    lock.lock();
+    try {
+      if (ch != channel || to <= dropped) {
+        return; // rotated meanwhile: the rotation drops it whole
+      }
+      from = dropped;
+      dropped = to;
+    } finally {
+      lock.unlock();
+    }
+    pageCache.drop(file, from, to);
+  }
+
+  /** One background force of {@code ch}; true if it is on disk now. */
+  private boolean forceInBackground(FileChannel ch) {
+    forceLock.lock();
+    try {
+      if (ch != failedChannel) {
+        ch.force(false);
+        return true;
+      }
+    } catch (ClosedChannelException e) {
+      // Rotated or closed meanwhile: the writer forced it itself before closing.
+    } catch (IOException e) {
+      failedChannel = ch;
+      failure = e;
+      log.error("background force of the active segment failed; the store fails at its next "
+          + "commit point", e);
+    } catch (RuntimeException e) {
+      log.error("background force of the active segment failed", e);
+    } finally {
+      forceLock.unlock();
+    }
+    return false;
   }
 }

@@ -104,6 +104,9 @@ public final class SegmentStore implements Closeable {
   private final long unreadableRecords;
 
   private FileChannel channel;
+  private Path activePath;
+  /** Bytes in the active segment's file (what was written to the channel). */
+  private long channelEnd;
   private long segmentSeq;
   private volatile String segmentName;
   /** Bytes of the active segment at the commit point. */
@@ -131,13 +134,17 @@ public final class SegmentStore implements Closeable {
     this.rotation = new RotationPolicy(options.maxSegmentBytes());
     this.opener = opener;
     this.buffer = ByteBuffer.allocateDirect(writeBufferBytes);
-    this.flusher = new SegmentFlusher(flushStepBytes);
+    this.flusher = new SegmentFlusher(flushStepBytes,
+        options.dropPageCache() ? PageCache.system() : PageCache.NONE,
+        SegmentFlusher.DEFAULT_KEEP_CACHED_BYTES);
     this.positions = positions;
     this.tornBytesDropped = tornBytesDropped;
     this.unreadableRecords = unreadableRecords;
     this.segmentSeq = seq;
     this.segmentName = nameOf(seq);
     this.channel = channel;
+    this.activePath = dir.resolve(segmentName);
+    this.channelEnd = size;
     this.committedSize = size;
     this.writtenSize = size;
   }
@@ -336,7 +343,8 @@ public final class SegmentStore implements Closeable {
     }
     buffer.clear();
     if (n > 0) {
-      flusher.written(channel, n);
+      channelEnd += n;
+      flusher.written(channel, activePath, channelEnd);
     }
   }
 
@@ -369,6 +377,8 @@ public final class SegmentStore implements Closeable {
     channel = createSegment(dir, opener, seq);
     segmentSeq = seq;
     segmentName = nameOf(seq);
+    activePath = dir.resolve(segmentName);
+    channelEnd = 0;
     committedSize = 0;
     writtenSize = 0;
     rotations++;
@@ -391,6 +401,7 @@ public final class SegmentStore implements Closeable {
       try {
         channel.truncate(committedSize);
         channel.position(committedSize);
+        channelEnd = committedSize;
       } catch (IOException | RuntimeException suppressed) {
         e.addSuppressed(suppressed);
       }

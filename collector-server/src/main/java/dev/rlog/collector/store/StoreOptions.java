@@ -12,9 +12,12 @@ import java.util.Objects;
  *     advanced (see {@link PositionTable}); must be &gt; 0
  * @param dedupMaxInstances how many file instances the duplicate filter remembers at most; past
  *     it the least recently advanced is forgotten; must be &gt;= 1
+ * @param dropPageCache whether segment bytes on disk leave the OS page cache but the active
+ *     segment's last 32 MiB ({@link PageCache}); {@code store.drop_page_cache}
  */
 public record StoreOptions(
-    long maxSegmentBytes, FsyncPolicy fsync, Duration dedupRetention, int dedupMaxInstances) {
+    long maxSegmentBytes, FsyncPolicy fsync, Duration dedupRetention, int dedupMaxInstances,
+    boolean dropPageCache) {
 
   /** {@code store.dedup_retention}: DESIGN.md's 7 days. */
   public static final Duration DEFAULT_DEDUP_RETENTION = Duration.ofDays(7);
@@ -41,9 +44,9 @@ public record StoreOptions(
     }
   }
 
-  /** With the default duplicate-filter bounds. */
+  /** With the default duplicate-filter bounds, dropping written pages from the cache. */
   public StoreOptions(long maxSegmentBytes, FsyncPolicy fsync) {
-    this(maxSegmentBytes, fsync, DEFAULT_DEDUP_RETENTION, DEFAULT_DEDUP_MAX_INSTANCES);
+    this(maxSegmentBytes, fsync, DEFAULT_DEDUP_RETENTION, DEFAULT_DEDUP_MAX_INSTANCES, true);
   }
 
   /** 128 MiB segments, {@link FsyncPolicy#NEVER}, default duplicate-filter bounds. */
@@ -52,14 +55,19 @@ public record StoreOptions(
   }
 
   public StoreOptions withMaxSegmentBytes(long bytes) {
-    return new StoreOptions(bytes, fsync, dedupRetention, dedupMaxInstances);
+    return new StoreOptions(bytes, fsync, dedupRetention, dedupMaxInstances, dropPageCache);
   }
 
   public StoreOptions withFsync(FsyncPolicy policy) {
-    return new StoreOptions(maxSegmentBytes, policy, dedupRetention, dedupMaxInstances);
+    return new StoreOptions(maxSegmentBytes, policy, dedupRetention, dedupMaxInstances,
+        dropPageCache);
   }
 
   public StoreOptions withDedup(Duration retention, int maxInstances) {
-    return new StoreOptions(maxSegmentBytes, fsync, retention, maxInstances);
+    return new StoreOptions(maxSegmentBytes, fsync, retention, maxInstances, dropPageCache);
+  }
+
+  public StoreOptions withDropPageCache(boolean drop) {
+    return new StoreOptions(maxSegmentBytes, fsync, dedupRetention, dedupMaxInstances, drop);
   }
 }

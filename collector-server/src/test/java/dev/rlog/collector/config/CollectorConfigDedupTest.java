@@ -11,7 +11,10 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** store.dedup_retention and store.dedup_max_instances: defaults, units, errors naming the key. */
+/**
+ * store.dedup_retention, store.dedup_max_instances and store.drop_page_cache: defaults, units,
+ * errors naming the key.
+ */
 class CollectorConfigDedupTest {
   private static final Path FILE = Path.of("conf/collector.yaml");
 
@@ -25,6 +28,13 @@ class CollectorConfigDedupTest {
     assertThat(c.dedupRetention()).isEqualTo(StoreOptions.DEFAULT_DEDUP_RETENTION)
         .isEqualTo(Duration.ofDays(7));
     assertThat(c.dedupMaxInstances()).isEqualTo(StoreOptions.DEFAULT_DEDUP_MAX_INSTANCES);
+    assertThat(c.dropPageCache()).isTrue();
+  }
+
+  @Test
+  void thePageCacheCanBeLeftAlone() {
+    assertThat(parse("store: {drop_page_cache: false}").dropPageCache()).isFalse();
+    assertThat(parse("store: {drop_page_cache: true}").dropPageCache()).isTrue();
   }
 
   @Test
@@ -49,7 +59,8 @@ class CollectorConfigDedupTest {
         List.of("store: {dedup_retention: 9999999999999d}", "store.dedup_retention"),
         List.of("store: {dedup_max_instances: 0}", "store.dedup_max_instances"),
         List.of("store: {dedup_max_instances: many}", "store.dedup_max_instances"),
-        List.of("store: {dedup_max_instances: 100000000000}", "store.dedup_max_instances"))) {
+        List.of("store: {dedup_max_instances: 100000000000}", "store.dedup_max_instances"),
+        List.of("store: {drop_page_cache: sometimes}", "store.drop_page_cache"))) {
       ConfigException e = assertThrows(ConfigException.class, () -> parse(c.get(0)));
       assertThat(e.getMessage()).as(c.get(0)).contains("collector.yaml").contains(c.get(1));
     }
@@ -60,5 +71,6 @@ class CollectorConfigDedupTest {
     CollectorConfig sample = CollectorConfig.load(Path.of("../config/collector.yaml"));
     assertThat(sample.dedupRetention()).isEqualTo(StoreOptions.DEFAULT_DEDUP_RETENTION);
     assertThat(sample.dedupMaxInstances()).isEqualTo(StoreOptions.DEFAULT_DEDUP_MAX_INSTANCES);
+    assertThat(sample.dropPageCache()).isTrue();
   }
 }

@@ -15,6 +15,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,11 +34,61 @@ class SegmentFlusherTest {
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
     try (FileChannel ch = open(disk, dir.resolve("seg"));
         SegmentFlusher flusher = new SegmentFlusher(8)) {
-      flusher.written(ch, 5);
-      flusher.written(ch, 3);
+      flusher.written(ch, dir.resolve("seg"), 5);
+      flusher.written(ch, dir.resolve("seg"), 8);
       assertThat(disk.forced.await(30, TimeUnit.SECONDS)).isTrue();
       assertThat(disk.forces.get()).isEqualTo(1);
     }
+  }
+
+  /** A drop the flusher asked for, with the number of forces done by then. */
+  private record Drop(String file, long from, long to, int forcesBefore) {}
+
+  @Test
+  void dropsOnlyForcedBytesButTheLastKeptOnesAndARotatedSegmentWhole() throws Exception {
+    FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
+    BlockingQueue<Drop> drops = new LinkedBlockingQueue<>();
+    PageCache.Dropper recording = (file, from, to) ->
+        drops.add(new Drop(file.getFileName().toString(), from, to, disk.forces.get()));
+    Path seg = dir.resolve("seg");
+    Path next = dir.resolve("next");
+    try (FileChannel ch = open(disk, seg);
+        FileChannel ch2 = open(disk, next);
+        SegmentFlusher flusher = new SegmentFlusher(8, recording, 4)) {
+      flusher.written(ch, seg, 5); // below the step: nothing forced, nothing dropped
+      flusher.written(ch, seg, 10);
+      Drop first = drops.poll(30, TimeUnit.SECONDS);
+      assertThat(first).isEqualTo(new Drop("seg", 0, 6, 1)); // forced 10, keeps the last 4
+      flusher.written(ch, seg, 20);
+      Drop second = drops.poll(30, TimeUnit.SECONDS);
+      assertThat(second).isEqualTo(new Drop("seg", 6, 16, 2)); // from where the last one ended
+      // A new channel: the writer rotated (and forced "seg" before): the rest of it goes.
+      flusher.written(ch2, next, 3);
+      assertThat(drops.poll(30, TimeUnit.SECONDS))
+          .isEqualTo(new Drop("seg", 16, Long.MAX_VALUE, 2));
+      flusher.written(ch2, next, 6); // 6 unforced, below the step
+      flusher.force(ch2); // the writer's own force (the 3rd) resets the step, drops nothing
+      flusher.written(ch2, next, 12); // 6 unforced again
+      flusher.written(ch2, next, 20); // 14: the 4th force; had anything come between, it would
+      assertThat(drops.poll(30, TimeUnit.SECONDS)) // be what is polled here
+          .isEqualTo(new Drop("next", 0, 16, 4));
+    }
+    assertThat(drops).isEmpty();
+  }
+
+  @Test
+  void aSegmentWhoseBackgroundForceFailedIsNotDropped() throws Exception {
+    FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
+    disk.forceError.set(new IOException("Input/output error (write-back)"));
+    BlockingQueue<Drop> drops = new LinkedBlockingQueue<>();
+    try (FileChannel ch = open(disk, dir.resolve("seg"));
+        SegmentFlusher flusher = new SegmentFlusher(1,
+            (file, from, to) -> drops.add(new Drop(file.toString(), from, to, 0)), 0)) {
+      flusher.written(ch, dir.resolve("seg"), 100);
+      assertThat(disk.forced.await(30, TimeUnit.SECONDS)).isTrue();
+      flusher.written(ch, dir.resolve("seg"), 200); // the next step is not even forced
+    }
+    assertThat(drops).isEmpty();
   }
 
   @Test
@@ -47,7 +99,7 @@ class SegmentFlusherTest {
     try (FileChannel ch = open(disk, dir.resolve("seg"));
         FileChannel next = open(disk, dir.resolve("next"));
         SegmentFlusher flusher = new SegmentFlusher(1)) {
-      flusher.written(ch, 1);
+      flusher.written(ch, dir.resolve("seg"), 1);
       assertThat(disk.forced.await(30, TimeUnit.SECONDS)).isTrue();
       // Linux reports a write-back error to one fsync only: a second force would succeed.
       disk.forceError.set(null);
