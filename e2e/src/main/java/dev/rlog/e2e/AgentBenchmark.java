@@ -223,7 +223,8 @@ public final class AgentBenchmark implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "--peer must be auto, syslog-ng or none, not " + peer);
     }
-    Path root = peerRoot != null ? peerRoot
+    // absolute: the peer's programs are started from each run's own directory
+    Path root = peerRoot != null ? peerRoot.toAbsolutePath()
         : CollectorProcess.jar().getParent().getParent().getParent()
             .resolve(SyslogNgPeer.DEFAULT_ROOT);
     try {
