@@ -45,6 +45,10 @@ public final class CollectorBenchmark implements Callable<Integer> {
       description = "extra JVM options for the collector (space separated)")
   List<String> jvm = new ArrayList<>();
 
+  @Option(names = "--collector-yaml", defaultValue = "",
+      description = "extra collector.yaml lines, e.g. \"store: {drop_page_cache: false}\"")
+  String collectorYaml;
+
   @Option(names = "--work", description = "work directory (default: a temp dir, deleted)")
   Path work;
 
@@ -97,7 +101,7 @@ public final class CollectorBenchmark implements Callable<Integer> {
         : Files.createTempDirectory("rlog-bench-");
     try {
       Path runDir = Files.createTempDirectory(dir, "run-");
-      CollectorProcess.writeConfig(runDir, "");
+      CollectorProcess.writeConfig(runDir, collectorYaml);
       String key = CollectorProcess.runCommand(runDir, "project", "create", "bench").trim();
       try (CollectorProcess c = CollectorProcess.start(runDir, jvm.stream()
           .filter(s -> !s.isBlank()).toList())) {
