@@ -1,5 +1,6 @@
 package dev.rlog.collector.store;
 
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
 import java.nio.file.Path;
@@ -77,7 +78,9 @@ final class PageCache {
     static final int O_CLOEXEC = 0x80000; // Linux, every architecture JNA ships for
     static final int POSIX_FADV_DONTNEED = 4;
 
-    static native int open(String path, int flags);
+    static final int ENOENT = 2;
+
+    static native int open(String path, int flags) throws LastErrorException;
 
     static native int posix_fadvise(int fd, long offset, long length, int advice);
 
@@ -93,9 +96,13 @@ final class PageCache {
         return;
       }
       // Its own descriptor: the advice is about the file's cache, whichever descriptor names it.
-      int fd = LibC.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
-      if (fd < 0) {
-        warnOnce(file, "it could not be opened for reading");
+      int fd;
+      try {
+        fd = LibC.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+      } catch (LastErrorException e) {
+        if (e.getErrorCode() != LibC.ENOENT) { // deleted meanwhile: nothing left cached
+          warnOnce(file, "open failed with errno " + e.getErrorCode());
+        }
         return;
       }
       try {
