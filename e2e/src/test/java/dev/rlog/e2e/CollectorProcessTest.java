@@ -19,9 +19,11 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -194,6 +196,43 @@ class CollectorProcessTest {
     List<JsonNode> recs = records();
     assertThat(recs).hasSize((int) before + 1);
     assertThat(recs.get(recs.size() - 1).get("payload").asText()).isEqualTo("after restart");
+  }
+
+  /** Whether every page of file[from, from+len) is in the OS page cache (mincore, via the JDK). */
+  private static boolean cached(Path file, long from, long len) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return ch.map(FileChannel.MapMode.READ_ONLY, from, len).isLoaded();
+    }
+  }
+
+  private Path firstSegment() {
+    return dir.resolve("data/segment-00000000000000000000.jsonl");
+  }
+
+  /** ~87 MB of store (480,000 records of 100 B) into one segment, all stored. */
+  private void fillOneSegment(CollectorProcess c) throws Exception {
+    new TcpLoad(c.tcpPort(), 4, 100, 120_000, 1).run();
+    await().atMost(WAIT).until(() -> c.metric("rlog_store_records_total") == 480_000);
+    assertThat(Files.size(firstSegment())).isGreaterThan(80L << 20);
+  }
+
+  @Test
+  void theStoreDropsWhatIsOnDiskFromThePageCacheButTheActiveSegmentsTail() throws Exception {
+    CollectorProcess c = start(); // store.drop_page_cache: true, the default
+    fillOneSegment(c);
+    Path seg = firstSegment();
+    // Forced every 8 MiB in the background, then dropped but the last 32 MiB (asynchronously).
+    await().atMost(WAIT).until(() -> !cached(seg, 0, 1 << 20));
+    assertThat(cached(seg, Files.size(seg) - (1 << 20), 1 << 20)).isTrue();
+    assertThat(records()).hasSize(480_000); // and read back from the disk, whole
+  }
+
+  @Test
+  void withDropPageCacheFalseTheStoreLeavesThePageCacheToTheKernel() throws Exception {
+    CollectorProcess.writeConfig(dir, "store: {drop_page_cache: false}");
+    CollectorProcess c = start();
+    fillOneSegment(c);
+    assertThat(cached(firstSegment(), 0, 1 << 20)).isTrue();
   }
 
   @Test
