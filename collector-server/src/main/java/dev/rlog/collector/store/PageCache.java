@@ -17,10 +17,11 @@ import org.slf4j.LoggerFactory;
  * free memory is not free: measured 2026-11-30 on this project's test machine (a VM whose free
  * memory is handed back to the host), writing 1.3 GB into new page-cache pages cost 3.3 s of
  * system CPU, and 0.9 s when each written and synced range was dropped again (its pages are then
- * reused); on the end-to-end benchmark the store writer's CPU per line went from about 0.8 to
- * 0.3 µs. On any machine it keeps the collector from pushing other programs' files out of the
- * cache (systemd-journald does the same with its archived journals). Reading old segments then
- * reads the disk.
+ * reused); on the end-to-end benchmark the store writer's CPU per line went from 0.8–1.1 to
+ * 0.3–0.4 µs. That gain is the benchmark's (its short runs write into free memory): a collector
+ * that has filled the page cache gets pages back from the kernel's reclaim instead. On any
+ * machine it keeps the collector from pushing other programs' files out of the cache, or from
+ * filling a container's memory with segments. Reading old segments then reads the disk.
  *
  * <p><b>Safety.</b> The kernel drops only clean pages: a range with data not yet written back is
  * left (its write-back merely starts), so a drop can never lose or change data, whatever range

@@ -109,8 +109,9 @@ final class SegmentFlusher implements AutoCloseable {
         }
         channel = ch;
         path = file;
-        unforced = size;
-        end = size;
+        // A segment reopened at start counts its earlier bytes as unforced too: one early force.
+        end = 0;
+        unforced = 0;
         dropped = 0;
       }
       unforced += size - end;
