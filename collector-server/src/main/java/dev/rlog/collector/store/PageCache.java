@@ -53,7 +53,7 @@ final class PageCache {
     return Holder.SYSTEM;
   }
 
-  /** Linked at first use, so a collector that never drops pages never loads JNA. */
+  /** Linked when the first store that drops pages opens; with drop_page_cache off, never. */
   private static final class Holder {
     static final Dropper SYSTEM = link();
 
@@ -64,6 +64,8 @@ final class PageCache {
       }
       try {
         Native.register(LibC.class, Platform.C_LIBRARY_NAME);
+        log.info("store: written segment pages leave the page cache once on disk"
+            + " (store.drop_page_cache)");
         return new Fadvise();
       } catch (LinkageError | RuntimeException e) {
         log.warn("store: cannot drop written segment pages from the page cache ({}); they stay"
