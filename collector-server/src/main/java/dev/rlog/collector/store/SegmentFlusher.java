@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * The writer's forces and this thread's never run at once ({@code forceLock}), so an error
  * cannot fall between them.
  *
- * <p><b>Page cache.</b> After each of its forces the thread drops what is now on disk of the
- * active segment, except its last {@code keepCachedBytes}, from the OS page cache
+ * <p><b>Page cache.</b> After each of its forces (and after the writer's own, once a step's worth
+ * can go) the thread drops what is now on disk of the active segment, except its last
+ * {@code keepCachedBytes}, from the OS page cache
  * ({@link PageCache}), and a rotated segment (forced by the writer before it rotated) whole, so
  * the store reuses a few tens of MiB of pages instead of taking new ones for every byte.
  *
@@ -64,6 +65,8 @@ final class SegmentFlusher implements AutoCloseable {
   private long end;
   private long dropped;
   private long unforced;
+  /** Bytes of the active segment the writer's own force put on disk, still to drop; 0: none. */
+  private long onDisk;
   /** Rotated segments whose cache is still to drop, each from the offset with it. */
   private final ArrayDeque<Map.Entry<Path, Long>> retired = new ArrayDeque<>();
   private boolean closed;
@@ -113,6 +116,7 @@ final class SegmentFlusher implements AutoCloseable {
         end = 0;
         unforced = 0;
         dropped = 0;
+        onDisk = 0;
       }
       unforced += size - end;
       end = size;
@@ -143,6 +147,13 @@ final class SegmentFlusher implements AutoCloseable {
     try {
       if (ch == channel) {
         unforced = 0;
+        // All written is on disk now (this is the writing thread). With fsync: always the
+        // writer forces at every commit and the step is never reached: drop from here too,
+        // on the background thread, once a step's worth can go.
+        if (end - keepCachedBytes - dropped >= stepBytes) {
+          onDisk = end;
+          work.signal();
+        }
       }
     } finally {
       lock.unlock();
@@ -180,15 +191,21 @@ final class SegmentFlusher implements AutoCloseable {
       Path file;
       long forcedEnd;
       Map.Entry<Path, Long> rotated;
+      FileChannel forcedByWriter;
+      long writerForcedEnd;
       lock.lock();
       try {
-        while (!closed && retired.isEmpty() && (channel == null || unforced < stepBytes)) {
+        while (!closed && retired.isEmpty() && onDisk == 0
+            && (channel == null || unforced < stepBytes)) {
           work.awaitUninterruptibly();
         }
         if (closed) {
           return;
         }
         rotated = retired.poll();
+        forcedByWriter = onDisk > 0 ? channel : null;
+        writerForcedEnd = onDisk;
+        onDisk = 0;
         boolean step = channel != null && unforced >= stepBytes;
         ch = step ? channel : null;
         file = path;
@@ -201,6 +218,9 @@ final class SegmentFlusher implements AutoCloseable {
       }
       if (rotated != null) {
         pageCache.drop(rotated.getKey(), rotated.getValue(), Long.MAX_VALUE);
+      }
+      if (forcedByWriter != null) {
+        dropForced(forcedByWriter, file, writerForcedEnd);
       }
       if (ch != null && forceInBackground(ch)) {
         dropForced(ch, file, forcedEnd);

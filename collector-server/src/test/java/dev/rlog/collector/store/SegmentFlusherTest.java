@@ -77,6 +77,32 @@ class SegmentFlusherTest {
   }
 
   @Test
+  void whatTheWritersOwnForcesPutOnDiskIsDroppedToo() throws Exception {
+    // fsync: always forces at every commit, so the background step is never reached.
+    FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
+    BlockingQueue<Drop> drops = new LinkedBlockingQueue<>();
+    PageCache.Dropper recording = (file, from, to) ->
+        drops.add(new Drop(file.getFileName().toString(), from, to, disk.forces.get()));
+    Path seg = dir.resolve("seg");
+    try (FileChannel ch = open(disk, seg);
+        SegmentFlusher flusher = new SegmentFlusher(8, recording, 4)) {
+      flusher.written(ch, seg, 6);
+      flusher.force(ch); // 6 - 4 kept: 2 could go, less than a step: nothing yet
+      flusher.written(ch, seg, 13);
+      flusher.force(ch); // 13 - 4 = 9: a step's worth; had the first force dropped, it would
+      assertThat(drops.poll(30, TimeUnit.SECONDS)) // be what is polled here
+          .isEqualTo(new Drop("seg", 0, 9, 2));
+      flusher.written(ch, seg, 19);
+      flusher.force(ch); // 15 - 9: less than a step since the last drop
+      flusher.written(ch, seg, 26); // 7 unforced: still below the background step
+      flusher.force(ch); // 22 - 9: a step's worth again
+      assertThat(drops.poll(30, TimeUnit.SECONDS)).isEqualTo(new Drop("seg", 9, 22, 4));
+      assertThat(disk.forces.get()).isEqualTo(4); // all by the writer: no background force
+    }
+    assertThat(drops).isEmpty();
+  }
+
+  @Test
   void aSegmentWhoseBackgroundForceFailedIsNotDropped() throws Exception {
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
     disk.forceError.set(new IOException("Input/output error (write-back)"));
