@@ -44,12 +44,18 @@ class SegmentFlusherTest {
   /** A drop the flusher asked for, with the number of forces done by then. */
   private record Drop(String file, long from, long to, int forcesBefore) {}
 
+  /** A page cache that records each drop asked of it, by file name, into {@code drops}. */
+  private static PageCache.Dropper recordingInto(BlockingQueue<Drop> drops,
+      FaultyFileChannel.Disk disk) {
+    return (file, from, to) ->
+        drops.add(new Drop(file.getFileName().toString(), from, to, disk.forces.get()));
+  }
+
   @Test
   void dropsOnlyForcedBytesButTheLastKeptOnesAndARotatedSegmentWhole() throws Exception {
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
     BlockingQueue<Drop> drops = new LinkedBlockingQueue<>();
-    PageCache.Dropper recording = (file, from, to) ->
-        drops.add(new Drop(file.getFileName().toString(), from, to, disk.forces.get()));
+    PageCache.Dropper recording = recordingInto(drops, disk);
     Path seg = dir.resolve("seg");
     Path next = dir.resolve("next");
     try (FileChannel ch = open(disk, seg);
@@ -81,8 +87,7 @@ class SegmentFlusherTest {
     // fsync: always forces at every commit, so the background step is never reached.
     FaultyFileChannel.Disk disk = new FaultyFileChannel.Disk();
     BlockingQueue<Drop> drops = new LinkedBlockingQueue<>();
-    PageCache.Dropper recording = (file, from, to) ->
-        drops.add(new Drop(file.getFileName().toString(), from, to, disk.forces.get()));
+    PageCache.Dropper recording = recordingInto(drops, disk);
     Path seg = dir.resolve("seg");
     try (FileChannel ch = open(disk, seg);
         SegmentFlusher flusher = new SegmentFlusher(8, recording, 4)) {
@@ -108,8 +113,7 @@ class SegmentFlusherTest {
     disk.forceError.set(new IOException("Input/output error (write-back)"));
     BlockingQueue<Drop> drops = new LinkedBlockingQueue<>();
     try (FileChannel ch = open(disk, dir.resolve("seg"));
-        SegmentFlusher flusher = new SegmentFlusher(1,
-            (file, from, to) -> drops.add(new Drop(file.toString(), from, to, 0)), 0)) {
+        SegmentFlusher flusher = new SegmentFlusher(1, recordingInto(drops, disk), 0)) {
       flusher.written(ch, dir.resolve("seg"), 100);
       assertThat(disk.forced.await(30, TimeUnit.SECONDS)).isTrue();
       flusher.written(ch, dir.resolve("seg"), 200); // the next step is not even forced
