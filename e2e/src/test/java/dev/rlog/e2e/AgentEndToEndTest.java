@@ -257,11 +257,14 @@ class AgentEndToEndTest {
     createProject("app=" + logs.resolve("app.log"));
     startAgent();
     try (LogFileWriter app = new LogFileWriter(logs.resolve("app.log"), "app", 100)) {
-      // rounds smaller than a batch, so each goes out on the 1 s flush interval: the stream
-      // outlives several 1 s tokens
+      // rounds smaller than a batch, each at least 0.4 s after the last: the six span more than
+      // twice the 1 s token whatever a round's own speed (a round can be stored well within
+      // the agent's flush interval, and then all six fitted in one token's life and the test
+      // failed at random)
       for (int round = 0; round < 6; round++) {
         app.write(100);
         awaitStored("app", app.written());
+        await().pollDelay(Duration.ofMillis(400)).atMost(Duration.ofSeconds(1)).until(() -> true);
       }
       assertExactlyOnceInOrder("app", app.written());
       // The agent met an expired token and got past it: either a call was refused at its start
